@@ -1,0 +1,18 @@
+//! Trusted plumbing shared by every lab crate.
+//!
+//! Nothing here is the student's to edit: the grader runs the driver built
+//! from these pieces and compares what it reports.
+//!
+//! - [`exchange`]: one request sent in-process to a router and the answer it got.
+//! - [`driver`]: the measuring binary's command line (`serve`, `run`, `heap`, `requests`).
+//! - [`pprof_http`]: `/debug/pprof/profile` and `/debug/pprof/flamegraph`, like Go's net/http/pprof.
+//! - [`bench`] (feature `bench`): a criterion profiler hook that writes pprof flamegraphs.
+
+#[cfg(feature = "bench")]
+pub mod bench;
+pub mod driver;
+pub mod exchange;
+pub mod pprof_http;
+
+pub use driver::{Lab, Size, Workload};
+pub use exchange::{Exchange, Req};
