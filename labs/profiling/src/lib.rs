@@ -10,9 +10,12 @@
 //! - [`api`]: request parameters, response bodies and errors (the HTTP contract).
 //! - [`workload`]: the request mixes the driver and grader send.
 //! - [`contract`]: the contract tests every implementation runs ([`contract_tests!`]).
+//! - `bench` (feature `bench`): criterion benches of each endpoint, baseline beside target.
 //! - [`ProfilingLab`]: ties data and workloads to the measuring driver.
 
 pub mod api;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod contract;
 pub mod data;
 pub mod workload;
@@ -31,7 +34,12 @@ impl lab_support::Lab for ProfilingLab {
         Dataset::generate(seed, size)
     }
 
-    fn workload(kind: lab_support::Workload, seed: u64, data: &Dataset, n: usize) -> Vec<lab_support::Req> {
+    fn workload(
+        kind: lab_support::Workload,
+        seed: u64,
+        data: &Dataset,
+        n: usize,
+    ) -> Vec<lab_support::Req> {
         workload::generate(kind, seed, data, n)
     }
 }

@@ -87,12 +87,25 @@ fn ingest_request(rng: &mut ChaCha8Rng, data: &Dataset) -> Req {
 /// Requests that must be refused, the same way by every implementation.
 fn bad_request(round: usize, rng: &mut ChaCha8Rng, data: &Dataset) -> Req {
     let product = &data.products[rng.random_range(0..data.products.len())];
-    let good = sale_line(rng.random_range(0..365 * 86_400), &product.sku, "west", 1, 2, 0);
+    let good = sale_line(
+        rng.random_range(0..365 * 86_400),
+        &product.sku,
+        "west",
+        1,
+        2,
+        0,
+    );
     match round % 6 {
         0 => Req::get("/reports/top-products?from=2026-02-30"),
         1 => Req::get("/products/SKU-00000"),
-        2 => Req::post("/sales", json!({ "lines": [good, good.replace(";west;", ";mars;")] })),
-        3 => Req::post("/sales", json!({ "lines": [good.replace(&product.sku, "SKU-00000")] })),
+        2 => Req::post(
+            "/sales",
+            json!({ "lines": [good, good.replace(";west;", ";mars;")] }),
+        ),
+        3 => Req::post(
+            "/sales",
+            json!({ "lines": [good.replace(&product.sku, "SKU-00000")] }),
+        ),
         4 => Req::get("/reports/daily?from=2026-05-01&to=2026-04-01"),
         _ => Req::post("/sales", json!({ "rows": [good] })),
     }

@@ -20,7 +20,10 @@ pub struct Flamegraph {
 impl Flamegraph {
     /// 99 Hz is a safe rate on machines whose kernel tick caps sampling near 250 Hz.
     pub fn new(frequency: i32) -> Self {
-        Flamegraph { frequency, guard: None }
+        Flamegraph {
+            frequency,
+            guard: None,
+        }
     }
 }
 
@@ -39,7 +42,9 @@ impl Profiler for Flamegraph {
     }
 
     fn stop_profiling(&mut self, _benchmark_id: &str, benchmark_dir: &Path) {
-        let Some(guard) = self.guard.take() else { return };
+        let Some(guard) = self.guard.take() else {
+            return;
+        };
         let written = std::fs::create_dir_all(benchmark_dir)
             .map_err(|err| err.to_string())
             .and_then(|()| guard.report().build().map_err(|err| err.to_string()))

@@ -165,14 +165,20 @@ fn run_cli<L: Lab>(cli: Cli, app: fn(L::Data) -> Router) -> anyhow::Result<()> {
                 axum::serve(listener, router).await.context("serving HTTP")
             })
         }
-        Command::Run { data, workload, requests, responses } => {
+        Command::Run {
+            data,
+            workload,
+            requests,
+            responses,
+        } => {
             let dataset = L::generate(data.seed, data.size);
             let list = L::workload(workload, data.seed, &dataset, requests);
             let router = app(dataset);
             let runtime = current_thread()?;
             let mut out = match &responses {
                 Some(path) => Some(BufWriter::new(
-                    std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
                 )),
                 None => None,
             };
@@ -197,7 +203,11 @@ fn run_cli<L: Lab>(cli: Cli, app: fn(L::Data) -> Router) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Requests { data, workload, requests } => {
+        Command::Requests {
+            data,
+            workload,
+            requests,
+        } => {
             let dataset = L::generate(data.seed, data.size);
             let stdout = std::io::stdout();
             let mut out = BufWriter::new(stdout.lock());
@@ -225,7 +235,12 @@ fn run_heap<L: Lab>(cli: HeapCli, app: fn(L::Data) -> Router) -> anyhow::Result<
     };
     let dataset = L::generate(cli.data.seed, cli.data.size);
     let cpu = L::workload(Workload::Cpu, cli.data.seed, &dataset, cli.requests);
-    let leak = L::workload(Workload::Leak, cli.data.seed, &dataset, cli.warmup + cli.leak);
+    let leak = L::workload(
+        Workload::Leak,
+        cli.data.seed,
+        &dataset,
+        cli.warmup + cli.leak,
+    );
     let (warmup, counted) = leak.split_at(cli.warmup.min(leak.len()));
     let router = app(dataset);
     let runtime = current_thread()?;
@@ -265,7 +280,10 @@ fn run_heap<L: Lab>(cli: HeapCli, app: fn(L::Data) -> Router) -> anyhow::Result<
     drop(router);
     drop(profiler);
     if let Some(path) = &cli.dhat_json {
-        eprintln!("dhat profile written to {}; open it with dh_view.html", path.display());
+        eprintln!(
+            "dhat profile written to {}; open it with dh_view.html",
+            path.display()
+        );
     }
     Ok(())
 }

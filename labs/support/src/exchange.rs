@@ -22,11 +22,19 @@ pub struct Req {
 
 impl Req {
     pub fn get(uri: impl Into<String>) -> Self {
-        Req { method: "GET".into(), uri: uri.into(), body: None }
+        Req {
+            method: "GET".into(),
+            uri: uri.into(),
+            body: None,
+        }
     }
 
     pub fn post(uri: impl Into<String>, body: serde_json::Value) -> Self {
-        Req { method: "POST".into(), uri: uri.into(), body: Some(body) }
+        Req {
+            method: "POST".into(),
+            uri: uri.into(),
+            body: Some(body),
+        }
     }
 
     /// `GET /path?query`, as a person would write it in a report.
@@ -78,5 +86,9 @@ pub async fn send(router: &Router, req: &Req) -> Exchange {
         .await
         .map(|collected| collected.to_bytes())
         .unwrap_or_default();
-    Exchange { req: req.clone(), status, body: body_value(&bytes) }
+    Exchange {
+        req: req.clone(),
+        status,
+        body: body_value(&bytes),
+    }
 }

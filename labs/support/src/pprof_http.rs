@@ -51,15 +51,26 @@ async fn profile(Query(params): Query<ProfileParams>) -> Response {
                     Ok(()) => (
                         [
                             (header::CONTENT_TYPE, "application/octet-stream"),
-                            (header::CONTENT_DISPOSITION, "attachment; filename=\"profile.pb\""),
+                            (
+                                header::CONTENT_DISPOSITION,
+                                "attachment; filename=\"profile.pb\"",
+                            ),
                         ],
                         bytes,
                     )
                         .into_response(),
-                    Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, "profile_failed", err.to_string()),
+                    Err(err) => error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "profile_failed",
+                        err.to_string(),
+                    ),
                 }
             }
-            Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, "profile_failed", err.to_string()),
+            Err(err) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "profile_failed",
+                err.to_string(),
+            ),
         },
         Err(response) => response,
     }
@@ -71,7 +82,11 @@ async fn flamegraph(Query(params): Query<ProfileParams>) -> Response {
             let mut svg = Vec::new();
             match report.flamegraph(&mut svg) {
                 Ok(()) => ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response(),
-                Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, "profile_failed", err.to_string()),
+                Err(err) => error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "profile_failed",
+                    err.to_string(),
+                ),
             }
         }
         Err(response) => response,
@@ -108,12 +123,21 @@ async fn sample(params: ProfileParams) -> Result<pprof::Report, Response> {
             .frequency(frequency)
             .blocklist(&["libc", "libgcc", "pthread", "vdso"])
             .build()
-            .map_err(|err| error(StatusCode::INTERNAL_SERVER_ERROR, "profile_failed", err.to_string()))?;
+            .map_err(|err| {
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "profile_failed",
+                    err.to_string(),
+                )
+            })?;
         tokio::time::sleep(Duration::from_secs(seconds)).await;
-        guard
-            .report()
-            .build()
-            .map_err(|err| error(StatusCode::INTERNAL_SERVER_ERROR, "profile_failed", err.to_string()))
+        guard.report().build().map_err(|err| {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "profile_failed",
+                err.to_string(),
+            )
+        })
     }
     .await;
     PROFILING.store(false, Ordering::SeqCst);
