@@ -1,0 +1,430 @@
+//! Building targets with cargo, and overlays for submission folders.
+//!
+//! A submission folder holds only what a student may edit (`src/`). It is
+//! laid over a clean copy of the kit, so the manifest, the driver binaries,
+//! the baseline and the checks are always the kit's own. Every build shares
+//! the kit's target directory, so dependencies compile once.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::report::Progress;
+use crate::rubric::Rubric;
+
+/// Longest a build may take (a cold release build of the kit is ~12 min on 2 cores).
+pub const BUILD_LIMIT: Duration = Duration::from_secs(45 * 60);
+
+/// The kit being graded: where it lives and where it builds.
+#[derive(Debug, Clone)]
+pub struct Kit {
+    pub root: PathBuf,
+    pub target_dir: PathBuf,
+    pub cargo: String,
+}
+
+impl Kit {
+    /// The kit this grader belongs to, or `root` when given.
+    pub fn discover(root: Option<PathBuf>) -> anyhow::Result<Kit> {
+        let root = match root {
+            Some(root) => root,
+            None => Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .context("the grader sits inside the kit")?
+                .to_path_buf(),
+        };
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("finding the kit at {}", root.display()))?;
+        anyhow::ensure!(
+            root.join("labs").is_dir(),
+            "{} is not the lab kit (no labs/ folder)",
+            root.display()
+        );
+        let target_dir =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        Ok(Kit {
+            root,
+            target_dir,
+            cargo,
+        })
+    }
+
+    pub fn rubric(&self, lab: &str) -> anyhow::Result<Rubric> {
+        Rubric::load(&self.root.join("labs").join(lab).join("rubric.toml"))
+    }
+
+    /// Labs that have a rubric, in name order.
+    pub fn labs(&self) -> anyhow::Result<Vec<String>> {
+        let mut labs = Vec::new();
+        for entry in std::fs::read_dir(self.root.join("labs")).context("listing labs/")? {
+            let entry = entry?;
+            if entry.path().join("rubric.toml").is_file() {
+                labs.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        labs.sort();
+        Ok(labs)
+    }
+}
+
+/// What to grade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Baseline,
+    Exercise,
+    Solution,
+    /// A folder with the student's `src/`.
+    Submission(PathBuf),
+}
+
+impl Target {
+    /// `exercise`, `solution`, `baseline`, or a path to a folder holding `src/`.
+    pub fn parse(text: &str) -> Result<Target, String> {
+        match text {
+            "exercise" => Ok(Target::Exercise),
+            "solution" => Ok(Target::Solution),
+            "baseline" => Ok(Target::Baseline),
+            path => {
+                let path = PathBuf::from(path);
+                if path.join("src").is_dir() {
+                    path.canonicalize()
+                        .map(Target::Submission)
+                        .map_err(|err| format!("{}: {err}", path.display()))
+                } else {
+                    Err(format!(
+                        "unknown target {text:?}: use exercise, solution, baseline, or a folder that holds a src/ directory"
+                    ))
+                }
+            }
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Target::Baseline => "baseline".into(),
+            Target::Exercise => "exercise".into(),
+            Target::Solution => "solution".into(),
+            Target::Submission(path) => path.display().to_string(),
+        }
+    }
+
+    /// A file-name-safe key for this target's binaries.
+    fn key(&self) -> String {
+        match self {
+            Target::Submission(path) => {
+                let name: String = path
+                    .file_name()
+                    .map(|n| {
+                        n.to_string_lossy()
+                            .chars()
+                            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "submission-{name}-{:08x}",
+                    fnv(path.to_string_lossy().as_bytes()) as u32
+                )
+            }
+            other => other.label(),
+        }
+    }
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// A target's driver binaries, copied out of cargo's target directory so later builds cannot replace them.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    pub main: PathBuf,
+    pub heap: PathBuf,
+}
+
+/// Why a build failed.
+#[derive(Debug)]
+pub enum BuildError {
+    /// The compiler refused the code: its first error, in one line.
+    Compile(String),
+    /// Anything else (cargo missing, disk full...).
+    Other(anyhow::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Compile(first) => write!(f, "does not compile: {first}"),
+            BuildError::Other(err) => write!(f, "build failed: {err:#}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+impl From<anyhow::Error> for BuildError {
+    fn from(err: anyhow::Error) -> Self {
+        BuildError::Other(err)
+    }
+}
+
+/// Builds `target`'s driver binaries for `rubric`'s lab in release mode.
+pub async fn build(
+    kit: &Kit,
+    rubric: &Rubric,
+    target: &Target,
+    progress: &Progress,
+) -> Result<Binaries, BuildError> {
+    let (package, manifest) = match target {
+        Target::Baseline => (&rubric.packages.baseline, kit.root.join("Cargo.toml")),
+        Target::Exercise => (&rubric.packages.exercise, kit.root.join("Cargo.toml")),
+        Target::Solution => (&rubric.packages.solution, kit.root.join("Cargo.toml")),
+        Target::Submission(src) => {
+            let overlay = overlay(kit, rubric, src, &target.key()).map_err(BuildError::Other)?;
+            (&rubric.packages.exercise, overlay.join("Cargo.toml"))
+        }
+    };
+    progress.phase(format!(
+        "building {package} for {} (release)",
+        target.label()
+    ));
+    let executables = cargo_build(kit, &manifest, package, progress).await?;
+    let out = kit
+        .target_dir
+        .join("grader")
+        .join("bin")
+        .join(&rubric.lab)
+        .join(target.key());
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let copy = |name: &str| -> Result<PathBuf, BuildError> {
+        let built = executables
+            .get(name)
+            .with_context(|| format!("cargo built no binary named {name} in {package}"))?;
+        let dest = out.join(name);
+        // Remove first: the old copy may still be running from an earlier grade.
+        let _ = std::fs::remove_file(&dest);
+        std::fs::copy(built, &dest).with_context(|| format!("copying {}", built.display()))?;
+        Ok(dest)
+    };
+    Ok(Binaries {
+        main: copy(package)?,
+        heap: copy(&format!("{package}-heap"))?,
+    })
+}
+
+async fn cargo_build(
+    kit: &Kit,
+    manifest: &Path,
+    package: &str,
+    progress: &Progress,
+) -> Result<BTreeMap<String, PathBuf>, BuildError> {
+    let mut command = Command::new(&kit.cargo);
+    command
+        .args([
+            "build",
+            "--release",
+            "--message-format=json",
+            "--bins",
+            "--package",
+            package,
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .env("CARGO_TARGET_DIR", &kit.target_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("running {}", kit.cargo))?;
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+
+    let status_lines = async {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut tail = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let trimmed = line.trim();
+            if trimmed.starts_with("Compiling") {
+                progress.detail(trimmed.to_string());
+            }
+            tail.push(line);
+        }
+        tail
+    };
+    let messages = async {
+        let mut lines = BufReader::new(stdout).lines();
+        let mut executables = BTreeMap::new();
+        let mut first_error: Option<String> = None;
+        while let Ok(Some(line)) = lines.next_line().await {
+            let Ok(message) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            match message["reason"].as_str() {
+                Some("compiler-artifact") => {
+                    if let (Some(path), Some(name)) = (
+                        message["executable"].as_str(),
+                        message["target"]["name"].as_str(),
+                    ) {
+                        executables.insert(name.to_string(), PathBuf::from(path));
+                    }
+                }
+                Some("compiler-message")
+                    if first_error.is_none() && message["message"]["level"] == "error" =>
+                {
+                    first_error = Some(compiler_error_line(&message["message"]));
+                }
+                _ => {}
+            }
+        }
+        (executables, first_error)
+    };
+    let finished = tokio::time::timeout(BUILD_LIMIT, async {
+        let (tail, (executables, first_error)) = tokio::join!(status_lines, messages);
+        let status = child.wait().await;
+        (tail, executables, first_error, status)
+    })
+    .await;
+    let Ok((tail, executables, first_error, status)) = finished else {
+        return Err(BuildError::Other(anyhow::anyhow!(
+            "cargo build timed out after {} min",
+            BUILD_LIMIT.as_secs() / 60
+        )));
+    };
+    let status = status.context("waiting for cargo")?;
+    if status.success() {
+        return Ok(executables);
+    }
+    match first_error {
+        Some(error) => Err(BuildError::Compile(error)),
+        None => {
+            let last = tail
+                .iter()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .cloned()
+                .unwrap_or_default();
+            Err(BuildError::Other(anyhow::anyhow!(
+                "cargo build failed: {}",
+                last.trim()
+            )))
+        }
+    }
+}
+
+/// `error[E0425]: cannot find value `x` in this scope at src/lib.rs:3:5`
+pub fn compiler_error_line(message: &Value) -> String {
+    let text = message["message"].as_str().unwrap_or("unknown error");
+    let code = message["code"]["code"]
+        .as_str()
+        .map(|c| format!("[{c}]"))
+        .unwrap_or_default();
+    let place = message["spans"]
+        .as_array()
+        .and_then(|spans| {
+            spans
+                .iter()
+                .find(|s| s["is_primary"] == true)
+                .or(spans.first())
+        })
+        .map(|span| {
+            format!(
+                " at {}:{}:{}",
+                span["file_name"].as_str().unwrap_or("?"),
+                span["line_start"],
+                span["column_start"]
+            )
+        })
+        .unwrap_or_default();
+    format!("error{code}: {text}{place}")
+}
+
+/// A clean copy of the kit with the submission's `src/` in place of the exercise's.
+fn overlay(kit: &Kit, rubric: &Rubric, submission: &Path, key: &str) -> anyhow::Result<PathBuf> {
+    let dir = kit
+        .target_dir
+        .join("grader")
+        .join("overlays")
+        .join(format!("{}-{key}", rubric.lab));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    copy_tree(&kit.root, &dir, &kit.target_dir)?;
+    let editable = dir.join(&rubric.editable.exercise);
+    std::fs::remove_dir_all(&editable)
+        .with_context(|| format!("clearing {}", editable.display()))?;
+    copy_tree(&submission.join("src"), &editable, &kit.target_dir)
+        .with_context(|| format!("copying {}/src", submission.display()))?;
+    Ok(dir)
+}
+
+/// Copies sources, leaving out build output, VCS data and rendered docs.
+fn copy_tree(from: &Path, to: &Path, target_dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("target") || name == ".git" || name == "book" || path == target_dir {
+            continue;
+        }
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            copy_tree(&path, &to.join(&*name), target_dir)?;
+        } else if file_type.is_file() {
+            std::fs::copy(&path, to.join(&*name))
+                .with_context(|| format!("copying {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_compiler_error_becomes_one_line_with_its_place() {
+        let message = json!({
+            "message": "cannot find value `totl` in this scope",
+            "code": { "code": "E0425" },
+            "level": "error",
+            "spans": [{ "file_name": "exercises/profiling/src/reports.rs", "line_start": 40, "column_start": 9, "is_primary": true }]
+        });
+        assert_eq!(
+            compiler_error_line(&message),
+            "error[E0425]: cannot find value `totl` in this scope at exercises/profiling/src/reports.rs:40:9"
+        );
+    }
+
+    #[test]
+    fn targets_parse_by_name_or_folder() {
+        assert_eq!(Target::parse("exercise"), Ok(Target::Exercise));
+        assert_eq!(Target::parse("solution"), Ok(Target::Solution));
+        assert!(
+            Target::parse("/no/such/folder")
+                .unwrap_err()
+                .contains("unknown target")
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("src")).expect("mkdir");
+        assert!(matches!(
+            Target::parse(dir.path().to_str().unwrap()),
+            Ok(Target::Submission(_))
+        ));
+    }
+}

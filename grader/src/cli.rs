@@ -1,0 +1,261 @@
+//! Arguments, exit codes and the top-level flow.
+//!
+//! Exit codes: 0 when grading finished (whatever the score), 1 when the
+//! grader itself failed, 2 for an unknown lab or target.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use comfy_table::Table;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+
+use crate::build::{self, Kit, Target};
+use crate::labs::{self, Context};
+use crate::measure::{self, load};
+use crate::record::Record;
+use crate::report::{self, Progress};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "grader",
+    version,
+    about = "Scores lab submissions against the frozen baselines, fairly and repeatably"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The kit to grade (default: the kit this grader was built from).
+    #[arg(long, global = true)]
+    kit: Option<PathBuf>,
+    /// No progress output.
+    #[arg(long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Grade one lab (or every lab) and print the scores.
+    Grade {
+        /// Lab to grade; every lab when left out.
+        #[arg(long)]
+        lab: Option<String>,
+        /// exercise, solution, baseline, or a folder holding a submission's src/.
+        #[arg(long, default_value = "exercise")]
+        target: String,
+        /// Also write the result record here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Seed of data and workloads (default: a fresh one each run).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Load-test a target beside the baseline on loopback: throughput and p50/p95/p99.
+    Load {
+        #[arg(long, default_value = "profiling")]
+        lab: String,
+        #[arg(long, default_value = "exercise")]
+        target: String,
+        /// Requests sent to each service.
+        #[arg(long, default_value_t = 400)]
+        requests: usize,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// List the labs the grader knows.
+    Labs,
+}
+
+/// A problem with what was asked for: one line, exit code 2.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("grader: cannot start tokio: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => match err.downcast_ref::<Usage>() {
+            Some(usage) => {
+                eprintln!("grader: {usage}");
+                ExitCode::from(2)
+            }
+            None => {
+                eprintln!("grader: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let kit = Kit::discover(cli.kit.clone())?;
+    match cli.command {
+        None => grade(&kit, None, "exercise", None, None, cli.quiet, true).await,
+        Some(Command::Grade {
+            lab,
+            target,
+            json,
+            seed,
+        }) => grade(&kit, lab, &target, json, seed, cli.quiet, false).await,
+        Some(Command::Load {
+            lab,
+            target,
+            requests,
+            concurrency,
+            seed,
+        }) => load_test(&kit, &lab, &target, requests, concurrency, seed, cli.quiet).await,
+        Some(Command::Labs) => {
+            for lab in kit.labs()? {
+                let rubric = kit.rubric(&lab)?;
+                println!("{lab}\t{}", rubric.title);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn resolve_labs(kit: &Kit, lab: Option<String>) -> anyhow::Result<Vec<String>> {
+    let known = kit.labs()?;
+    match lab {
+        None => Ok(known),
+        Some(lab) if known.contains(&lab) => Ok(vec![lab]),
+        Some(lab) => Err(Usage(format!("unknown lab {lab:?} (labs: {})", known.join(", "))).into()),
+    }
+}
+
+async fn grade(
+    kit: &Kit,
+    lab: Option<String>,
+    target: &str,
+    json: Option<PathBuf>,
+    seed: Option<u64>,
+    quiet: bool,
+    scorecard_only: bool,
+) -> anyhow::Result<()> {
+    let labs = resolve_labs(kit, lab)?;
+    let target = Target::parse(target).map_err(Usage)?;
+    let seed = seed.unwrap_or_else(crate::environment::fresh_seed);
+    let valgrind = measure::valgrind_version();
+    let environment = crate::environment::capture(seed, valgrind.clone());
+    let progress = Progress::new(quiet);
+    let ctx = Context {
+        kit,
+        seed,
+        progress: &progress,
+        valgrind,
+    };
+    let mut record = Record {
+        labs: Vec::new(),
+        environment,
+    };
+    for lab in &labs {
+        let rubric = kit.rubric(lab)?;
+        progress.phase(format!("grading {} ({})", rubric.title, target.label()));
+        let lab_record = labs::grade(&ctx, &rubric, &target).await;
+        if !scorecard_only {
+            progress.finish();
+            println!("{}", report::lab_table(&lab_record));
+        }
+        record.labs.push(lab_record);
+    }
+    progress.finish();
+    println!("{}", report::scorecard(&record));
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&record)?;
+        std::fs::write(&path, text + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("result record written to {}", path.display());
+    }
+    Ok(())
+}
+
+async fn load_test(
+    kit: &Kit,
+    lab: &str,
+    target: &str,
+    requests: usize,
+    concurrency: usize,
+    seed: Option<u64>,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let lab = resolve_labs(kit, Some(lab.to_string()))?.remove(0);
+    let target = Target::parse(target).map_err(Usage)?;
+    anyhow::ensure!(
+        (1..=256).contains(&concurrency),
+        "concurrency must be 1 to 256"
+    );
+    anyhow::ensure!(
+        (1..=100_000).contains(&requests),
+        "requests must be 1 to 100000"
+    );
+    let rubric = kit.rubric(&lab)?;
+    let size = rubric.workload_str("size")?;
+    let seed = seed.unwrap_or_else(crate::environment::fresh_seed);
+    let data = measure::data_args(seed, &size);
+    let progress = Progress::new(quiet);
+    let baseline = build::build(kit, &rubric, &Target::Baseline, &progress).await?;
+    let candidate = build::build(kit, &rubric, &target, &progress).await?;
+    let list = Arc::new(labs::profiling::load_requests(&baseline.main, &data, requests).await?);
+    let client = reqwest::Client::new();
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "service", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms",
+    ]);
+    for (name, binaries) in [
+        ("baseline", &baseline),
+        (target.label().as_str(), &candidate),
+    ] {
+        progress.phase(format!(
+            "load-testing {name}: {requests} requests at concurrency {concurrency}"
+        ));
+        let server = labs::profiling::start(&binaries.main, &data)
+            .await
+            .with_context(|| format!("starting {name}"))?;
+        let result = load::closed_loop(
+            &client,
+            &server.url,
+            list.clone(),
+            requests,
+            concurrency,
+            Duration::from_secs(120),
+        )
+        .await;
+        table.add_row([
+            name.to_string(),
+            result.sent.to_string(),
+            result.errors.to_string(),
+            format!("{:.0}", result.throughput()),
+            format!("{:.2}", result.quantile_ms(0.50)),
+            format!("{:.2}", result.quantile_ms(0.95)),
+            format!("{:.2}", result.quantile_ms(0.99)),
+            format!("{:.2}", result.histogram.max() as f64 / 1000.0),
+        ]);
+    }
+    progress.finish();
+    println!(
+        "{table}\nseed {seed} · {} · loopback, closed loop, one service at a time",
+        rubric.title
+    );
+    Ok(())
+}

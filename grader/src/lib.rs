@@ -1,0 +1,24 @@
+//! The grader: builds a submission and the frozen baseline, measures both in
+//! one run, gates on correctness and scores from the lab's rubric.
+//!
+//! - [`cli`]: arguments, exit codes, the top-level flow.
+//! - [`rubric`]: the lab's `rubric.toml` and its score curves.
+//! - [`stats`]: medians, pairwise ratios and bootstrap intervals.
+//! - [`record`]: the result record (JSON) and its fields.
+//! - [`environment`]: the machine fingerprint stored with every record.
+//! - [`build`]: `cargo build` of a target, with overlays for submission folders.
+//! - [`process`]: child processes with timeouts and one-line failure reasons.
+//! - [`measure`]: callgrind counts, dhat counts, wall-clock rounds, the load test, the answer gate.
+//! - [`labs`]: what each lab measures.
+//! - [`report`]: terminal tables and progress.
+
+pub mod build;
+pub mod cli;
+pub mod environment;
+pub mod labs;
+pub mod measure;
+pub mod process;
+pub mod record;
+pub mod report;
+pub mod rubric;
+pub mod stats;

@@ -1,0 +1,361 @@
+//! How numbers are produced. Every function runs trusted driver binaries
+//! (the lab's `driver/` code around the target's `app`) and parses what they
+//! print, so nothing a submission prints itself is believed.
+//!
+//! - [`callgrind_per_request`]: instructions per request, exact and repeatable.
+//! - [`wall_rounds`]: interleaved wall-clock rounds, the fallback without valgrind.
+//! - [`heap`]: dhat allocation and retained-heap counts.
+//! - [`gate`]: do the target's answers equal the baseline's?
+//! - [`crate::measure::load`]: latency percentiles under concurrent load.
+
+pub mod load;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::process::Command;
+
+use crate::process::{RunError, run};
+
+/// Longest one measured run may take (callgrind slows the baseline ~50x).
+pub const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+/// `valgrind --version`, if valgrind can count instructions here.
+pub fn valgrind_version() -> Option<String> {
+    if std::env::var_os("GRADER_NO_VALGRIND").is_some() {
+        return None;
+    }
+    crate::environment::command_line("valgrind", &["--version"])
+}
+
+/// Arguments that pick the dataset: the same for baseline and target.
+pub fn data_args(seed: u64, size: &str) -> Vec<String> {
+    vec![
+        "--seed".into(),
+        seed.to_string(),
+        "--size".into(),
+        size.into(),
+    ]
+}
+
+fn driver(binary: &Path, verb: &str, data: &[String]) -> Command {
+    let mut command = Command::new(binary);
+    command.arg(verb).args(data);
+    command
+}
+
+/// Instructions callgrind counted for `run --requests n`.
+async fn callgrind_total(binary: &Path, data: &[String], requests: usize) -> Result<u64, RunError> {
+    let dir = tempfile::tempdir().map_err(|err| RunError::Spawn(err.to_string()))?;
+    let mut command = Command::new("valgrind");
+    command
+        .arg("--tool=callgrind")
+        .arg(format!(
+            "--callgrind-out-file={}",
+            dir.path().join("callgrind.out").display()
+        ))
+        .arg(binary)
+        .arg("run")
+        .args(data)
+        .args(["--workload", "cpu", "--requests", &requests.to_string()]);
+    let output = run(command, RUN_LIMIT).await?;
+    parse_collected(&output.stderr)
+        .ok_or_else(|| RunError::Failed("callgrind printed no instruction count".into()))
+}
+
+/// Reads callgrind's `==123== Collected : 456789` line.
+pub fn parse_collected(stderr: &str) -> Option<u64> {
+    stderr.lines().find_map(|line| {
+        let (_, rest) = line.split_once("Collected :")?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// Instructions per request: the difference between a run of `n` requests
+/// and a run of none, so data generation and start-up cancel out exactly.
+pub async fn callgrind_per_request(
+    binary: &Path,
+    data: &[String],
+    requests: usize,
+) -> Result<f64, RunError> {
+    let (setup, loaded) = tokio::join!(
+        callgrind_total(binary, data, 0),
+        callgrind_total(binary, data, requests)
+    );
+    let (setup, loaded) = (setup?, loaded?);
+    Ok(loaded.saturating_sub(setup) as f64 / requests.max(1) as f64)
+}
+
+#[derive(Debug, Deserialize)]
+struct RunSummary {
+    elapsed_ns: u64,
+}
+
+/// Wall-clock nanoseconds per request in alternating rounds (A B, B A, ...).
+pub async fn wall_rounds(
+    baseline: &Path,
+    target: &Path,
+    data: &[String],
+    requests: usize,
+    rounds: usize,
+) -> Result<(Vec<f64>, Vec<f64>), (bool, RunError)> {
+    let once = |binary: &Path| {
+        let mut command = driver(binary, "run", data);
+        command.args(["--workload", "cpu", "--requests", &requests.to_string()]);
+        async move {
+            let output = run(command, RUN_LIMIT).await?;
+            let summary: RunSummary = serde_json::from_str(output.stdout.trim())
+                .map_err(|err| RunError::Failed(format!("driver printed no summary: {err}")))?;
+            Ok::<f64, RunError>(summary.elapsed_ns as f64 / requests.max(1) as f64)
+        }
+    };
+    let (mut base, mut tgt) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        // Alternate the order so drift in machine load hits both sides alike.
+        if round % 2 == 0 {
+            base.push(once(baseline).await.map_err(|e| (true, e))?);
+            tgt.push(once(target).await.map_err(|e| (false, e))?);
+        } else {
+            tgt.push(once(target).await.map_err(|e| (false, e))?);
+            base.push(once(baseline).await.map_err(|e| (true, e))?);
+        }
+    }
+    Ok((base, tgt))
+}
+
+/// What the heap driver reports.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct HeapCounts {
+    pub blocks_per_request: f64,
+    pub bytes_per_request: f64,
+    pub retained_bytes_per_request: f64,
+}
+
+/// dhat counts from the `-heap` driver: deterministic, so one run each.
+pub async fn heap(
+    binary: &Path,
+    data: &[String],
+    requests: usize,
+    warmup: usize,
+    leak: usize,
+) -> Result<HeapCounts, RunError> {
+    let mut command = Command::new(binary);
+    command.args(data).args([
+        "--requests",
+        &requests.to_string(),
+        "--warmup",
+        &warmup.to_string(),
+        "--leak",
+        &leak.to_string(),
+    ]);
+    let output = run(command, RUN_LIMIT).await?;
+    let line = output
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or_default();
+    serde_json::from_str(line)
+        .map_err(|err| RunError::Failed(format!("heap driver printed no counts: {err}")))
+}
+
+/// The first request whose answer differs, described for a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    pub request: String,
+    pub detail: String,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} answered differently: {}", self.request, self.detail)
+    }
+}
+
+/// Sends the same `workload` requests to both and compares the answers.
+/// `Ok(None)` means every answer matched; the count is of requests compared.
+pub async fn gate(
+    baseline: &Path,
+    target: &Path,
+    data: &[String],
+    workload: &str,
+    requests: usize,
+) -> Result<(usize, Option<Difference>), (bool, RunError)> {
+    let dir = tempfile::tempdir().map_err(|err| (false, RunError::Spawn(err.to_string())))?;
+    let answers = |binary: &Path, name: &str| {
+        let file = dir.path().join(name);
+        let mut command = driver(binary, "run", data);
+        command
+            .args([
+                "--workload",
+                workload,
+                "--requests",
+                &requests.to_string(),
+                "--responses",
+            ])
+            .arg(&file);
+        async move {
+            run(command, RUN_LIMIT).await?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|err| RunError::Failed(format!("no answers written: {err}")))?;
+            Ok::<Vec<Value>, RunError>(
+                text.lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect(),
+            )
+        }
+    };
+    let (want, got) = tokio::join!(
+        answers(baseline, "baseline.jsonl"),
+        answers(target, "target.jsonl")
+    );
+    let want = want.map_err(|e| (true, e))?;
+    let got = got.map_err(|e| (false, e))?;
+    Ok((want.len(), compare_answers(&want, &got)))
+}
+
+/// Compares recorded exchanges (`{"req", "status", "body"}`) one by one.
+pub fn compare_answers(want: &[Value], got: &[Value]) -> Option<Difference> {
+    for (i, expected) in want.iter().enumerate() {
+        let request = format!(
+            "{} {}",
+            expected["req"]["method"].as_str().unwrap_or("?"),
+            expected["req"]["uri"].as_str().unwrap_or("?")
+        );
+        let Some(actual) = got.get(i) else {
+            return Some(Difference {
+                request,
+                detail: "no answer".into(),
+            });
+        };
+        if expected["status"] != actual["status"] {
+            return Some(Difference {
+                request,
+                detail: format!(
+                    "expected status {}, got {}",
+                    expected["status"], actual["status"]
+                ),
+            });
+        }
+        if let Some((path, e, a)) =
+            first_difference(&expected["body"], &actual["body"], String::new())
+        {
+            let path = if path.is_empty() {
+                "the body".to_string()
+            } else {
+                path
+            };
+            return Some(Difference {
+                request,
+                detail: format!("{path}: expected {}, got {}", clip(&e), clip(&a)),
+            });
+        }
+    }
+    None
+}
+
+fn clip(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 120 {
+        format!("{}…", text.chars().take(120).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// The JSON pointer of the first place two values differ, with both sides.
+pub fn first_difference(
+    expected: &Value,
+    actual: &Value,
+    path: String,
+) -> Option<(String, Value, Value)> {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            let mut keys: Vec<&String> = e.keys().chain(a.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|key| {
+                let e = e.get(key).cloned().unwrap_or(Value::Null);
+                let a = a.get(key).cloned().unwrap_or(Value::Null);
+                first_difference(&e, &a, format!("{path}/{key}"))
+            })
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            let shared = e
+                .iter()
+                .zip(a)
+                .enumerate()
+                .find_map(|(i, (e, a))| first_difference(e, a, format!("{path}/{i}")));
+            shared.or_else(|| {
+                (e.len() != a.len()).then(|| {
+                    (
+                        format!("{path} (length)"),
+                        Value::from(e.len()),
+                        Value::from(a.len()),
+                    )
+                })
+            })
+        }
+        (e, a) if e != a => Some((path, e.clone(), a.clone())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn callgrind_totals_are_read_from_its_summary() {
+        let stderr = "==42== Events    : Ir\n==42== Collected : 123456789\n==42==\n==42== I   refs:      123,456,789\n";
+        assert_eq!(parse_collected(stderr), Some(123_456_789));
+        assert_eq!(parse_collected("nothing here"), None);
+    }
+
+    #[test]
+    fn the_first_difference_names_its_json_pointer() {
+        let want = json!({ "orders": 31, "top": [{ "customer": "C1", "spent": "10.00" }] });
+        let got = json!({ "orders": 31, "top": [{ "customer": "C1", "spent": "10.01" }] });
+        assert_eq!(
+            first_difference(&want, &got, String::new()),
+            Some(("/top/0/spent".into(), json!("10.00"), json!("10.01")))
+        );
+        assert_eq!(first_difference(&want, &want, String::new()), None);
+        let shorter = json!({ "orders": 31, "top": [] });
+        assert_eq!(
+            first_difference(&want, &shorter, String::new()).map(|d| d.0),
+            Some("/top (length)".into())
+        );
+    }
+
+    #[test]
+    fn the_gate_names_the_request_that_differed() {
+        let exchange = |uri: &str, status: u16, orders: u64| json!({ "req": { "method": "GET", "uri": uri }, "status": status, "body": { "orders": orders } });
+        let want = vec![
+            exchange("/a", 200, 1),
+            exchange("/reports/customers?region=north", 200, 31),
+        ];
+        let same = want.clone();
+        assert_eq!(compare_answers(&want, &same), None);
+        let off_by_one = vec![
+            exchange("/a", 200, 1),
+            exchange("/reports/customers?region=north", 200, 32),
+        ];
+        let difference = compare_answers(&want, &off_by_one).expect("a difference");
+        assert_eq!(difference.request, "GET /reports/customers?region=north");
+        assert_eq!(difference.detail, "/orders: expected 31, got 32");
+        let wrong_status = vec![exchange("/a", 500, 1)];
+        assert_eq!(
+            compare_answers(&want, &wrong_status)
+                .expect("differs")
+                .detail,
+            "expected status 200, got 500"
+        );
+        assert_eq!(
+            compare_answers(&want, &want[..1]).expect("differs").detail,
+            "no answer"
+        );
+    }
+}

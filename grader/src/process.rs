@@ -1,0 +1,176 @@
+//! Child processes with timeouts and one-line failure reasons.
+
+use std::fmt;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// What a finished child printed.
+#[derive(Debug)]
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Why a child did not finish well, in one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunError {
+    Spawn(String),
+    Timeout(Duration),
+    Failed(String),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Spawn(reason) => write!(f, "could not start: {reason}"),
+            RunError::Timeout(limit) => write!(f, "timed out after {} s", limit.as_secs()),
+            RunError::Failed(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// Runs `command` to the end, or kills it at `limit`.
+pub async fn run(mut command: Command, limit: Duration) -> Result<Output, RunError> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = command
+        .spawn()
+        .map_err(|err| RunError::Spawn(err.to_string()))?;
+    let output = match tokio::time::timeout(limit, child.wait_with_output()).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(err)) => return Err(RunError::Spawn(err.to_string())),
+        Err(_) => return Err(RunError::Timeout(limit)),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    if output.status.success() {
+        Ok(Output { stdout, stderr })
+    } else {
+        Err(RunError::Failed(failure_reason(
+            &stderr,
+            output.status.code(),
+        )))
+    }
+}
+
+/// The line a person needs from a failed run's stderr: the panic, else the last line.
+pub fn failure_reason(stderr: &str, code: Option<i32>) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(i) = lines.iter().position(|line| line.contains("panicked at")) {
+        let place = lines[i]
+            .split_once("panicked at ")
+            .map_or(lines[i], |(_, rest)| rest)
+            .trim_end_matches(':');
+        let message = lines.get(i + 1).copied().unwrap_or("");
+        return format!("panicked at {place}: {message}")
+            .trim_end_matches([':', ' '])
+            .to_string();
+    }
+    match (lines.last(), code) {
+        (Some(last), _) => (*last).to_string(),
+        (None, Some(code)) => format!("exited with status {code}"),
+        (None, None) => "killed by a signal".to_string(),
+    }
+}
+
+/// A running service; killed when dropped.
+#[derive(Debug)]
+pub struct Server {
+    pub url: String,
+    _child: Child,
+}
+
+/// Starts a driver's `serve` command and waits for its `listening on` line.
+pub async fn serve(mut command: Command, limit: Duration) -> Result<Server, RunError> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .map_err(|err| RunError::Spawn(err.to_string()))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = tokio::time::timeout(limit, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some((_, url)) = line.split_once("listening on ") {
+                return Some(url.trim().to_string());
+            }
+        }
+        None
+    })
+    .await;
+    match url {
+        Ok(Some(url)) => Ok(Server { url, _child: child }),
+        Ok(None) => {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                use tokio::io::AsyncReadExt;
+                let _ = pipe.read_to_string(&mut stderr).await;
+            }
+            let code = child.wait().await.ok().and_then(|status| status.code());
+            Err(RunError::Failed(failure_reason(&stderr, code)))
+        }
+        Err(_) => Err(RunError::Timeout(limit)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_reported_with_its_place_and_message() {
+        let stderr = "\nthread 'main' panicked at exercises/profiling/src/reports.rs:12:9:\nindex out of bounds: the len is 3 but the index is 7\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(
+            failure_reason(stderr, Some(101)),
+            "panicked at exercises/profiling/src/reports.rs:12:9: index out of bounds: the len is 3 but the index is 7"
+        );
+    }
+
+    #[test]
+    fn without_a_panic_the_last_line_is_the_reason() {
+        assert_eq!(
+            failure_reason("starting\nerror: binding 127.0.0.1:1: denied\n", Some(1)),
+            "error: binding 127.0.0.1:1: denied"
+        );
+        assert_eq!(failure_reason("", Some(3)), "exited with status 3");
+        assert_eq!(failure_reason("", None), "killed by a signal");
+    }
+
+    #[tokio::test]
+    async fn a_child_that_hangs_is_killed_at_its_limit() {
+        let mut command = Command::new("sleep");
+        command.arg("30");
+        let started = std::time::Instant::now();
+        let result = run(command, Duration::from_millis(200)).await;
+        assert_eq!(
+            result.unwrap_err(),
+            RunError::Timeout(Duration::from_millis(200))
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn a_failing_child_gives_its_last_stderr_line() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo working; echo 'error: no data' >&2; exit 4"]);
+        assert_eq!(
+            run(command, Duration::from_secs(10)).await.unwrap_err(),
+            RunError::Failed("error: no data".into())
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! The result record: one per grading run, written as JSON with `--json`.
+//!
+//! Other tooling reads it, so field names are a contract: top-level `labs`
+//! and `environment`; per lab `lab`, `target`, `score`, `max_score`,
+//! `checks` and `measurements`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub labs: Vec<LabRecord>,
+    pub environment: Environment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every check ran.
+    Graded,
+    /// The target did not build; `reason` has the compiler's first error.
+    BuildFailed,
+    /// The target ran but failed (panic, timeout); `reason` says which.
+    Failed,
+    /// The lab could not be graded here (a service is missing); `reason` says what to do.
+    NotGraded,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabRecord {
+    pub lab: String,
+    pub title: String,
+    pub target: String,
+    pub status: Status,
+    /// One line: why the lab is not fully graded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub score: f64,
+    pub max_score: f64,
+    pub checks: Vec<Check>,
+    pub measurements: Vec<Measurement>,
+    /// Seconds this lab took to grade.
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Check {
+    pub id: String,
+    pub title: String,
+    pub passed: bool,
+    pub points: f64,
+    pub max_points: f64,
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measurement {
+    pub id: String,
+    pub unit: String,
+    /// How the numbers were produced, e.g. `callgrind instructions (exact)`.
+    pub method: String,
+    pub baseline: f64,
+    pub target: f64,
+    /// baseline / target: above 1 means the target does better.
+    pub ratio: f64,
+    pub ratio_low: f64,
+    pub ratio_high: f64,
+    /// Paired rounds behind the ratio (1 for exact counts).
+    pub samples: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Environment {
+    pub cpu_model: String,
+    pub cores: usize,
+    /// 1, 5 and 15 minute load averages when grading started.
+    pub load_average: [f64; 3],
+    pub rustc: String,
+    /// Seed of every dataset and workload in this run.
+    pub seed: u64,
+    /// `valgrind --version`, when callgrind counted instructions.
+    pub valgrind: Option<String>,
+    pub grader_version: String,
+}
+
+impl LabRecord {
+    /// Rounds a score for display and storage: one decimal.
+    pub fn round(points: f64) -> f64 {
+        (points * 10.0).round() / 10.0
+    }
+
+    pub fn check(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    pub fn measurement(&self, id: &str) -> Option<&Measurement> {
+        self.measurements.iter().find(|m| m.id == id)
+    }
+}

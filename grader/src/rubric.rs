@@ -1,0 +1,236 @@
+//! A lab's rubric: `labs/<lab>/rubric.toml`, the single source of points,
+//! thresholds and curves.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Rubric {
+    pub lab: String,
+    pub title: String,
+    #[serde(default)]
+    pub guide: Option<String>,
+    pub packages: Packages,
+    pub editable: Editable,
+    /// Workload sizes, passed to the lab's driver.
+    #[serde(default)]
+    pub workload: BTreeMap<String, toml::Value>,
+    #[serde(rename = "check")]
+    pub checks: Vec<CheckSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Packages {
+    pub baseline: String,
+    pub exercise: String,
+    pub solution: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Editable {
+    /// The student's tree, relative to the kit root.
+    pub exercise: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckSpec {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub kind: CheckKind,
+    pub points: f64,
+    /// The measurement whose value the curve scores.
+    #[serde(default)]
+    pub measurement: Option<String>,
+    #[serde(default)]
+    pub curve: Option<Curve>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// Points from a measurement through a curve.
+    #[default]
+    Measured,
+    /// All or nothing; failing it zeroes every measured check.
+    Gate,
+}
+
+/// How a measured value becomes a fraction of a check's points.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Curve {
+    /// On the ratio: 0 at 1x or worse, all at `full_at` or better, and
+    /// proportional to `ln(ratio) / ln(full_at)` between, so each doubling
+    /// of speed is worth the same.
+    Log { full_at: f64 },
+    /// On the target's own value: all if it is at most `limit`, else none.
+    AtMost { limit: f64 },
+}
+
+impl Curve {
+    /// The fraction (0..=1) of the points earned.
+    pub fn fraction(&self, ratio: f64, target_value: f64) -> f64 {
+        match *self {
+            Curve::Log { full_at } => {
+                if !ratio.is_finite() || ratio <= 1.0 {
+                    0.0
+                } else {
+                    (ratio.ln() / full_at.ln()).clamp(0.0, 1.0)
+                }
+            }
+            Curve::AtMost { limit } => {
+                if target_value <= limit {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+
+    /// A sentence for reports: what earns full points.
+    pub fn describe(&self) -> String {
+        match *self {
+            Curve::Log { full_at } => format!("full points at {full_at}x or better, none at 1x"),
+            Curve::AtMost { limit } => format!("full points at or below {limit}"),
+        }
+    }
+}
+
+impl Rubric {
+    pub fn load(path: &Path) -> anyhow::Result<Rubric> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let rubric: Rubric =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        rubric
+            .validate()
+            .with_context(|| format!("checking {}", path.display()))?;
+        Ok(rubric)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for check in &self.checks {
+            if check.kind == CheckKind::Measured
+                && (check.measurement.is_none() || check.curve.is_none())
+            {
+                anyhow::bail!("check {} needs a measurement and a curve", check.id);
+            }
+            if let Some(Curve::Log { full_at }) = check.curve
+                && full_at <= 1.0
+            {
+                anyhow::bail!("check {}: full_at must be above 1", check.id);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn max_score(&self) -> f64 {
+        self.checks.iter().map(|c| c.points).sum()
+    }
+
+    /// A workload setting as a whole number.
+    pub fn workload_usize(&self, key: &str) -> anyhow::Result<usize> {
+        self.workload
+            .get(key)
+            .and_then(toml::Value::as_integer)
+            .and_then(|n| usize::try_from(n).ok())
+            .with_context(|| {
+                format!(
+                    "rubric of {}: [workload] {key} must be a whole number",
+                    self.lab
+                )
+            })
+    }
+
+    /// A workload setting as text.
+    pub fn workload_str(&self, key: &str) -> anyhow::Result<String> {
+        self.workload
+            .get(key)
+            .and_then(toml::Value::as_str)
+            .map(str::to_owned)
+            .with_context(|| format!("rubric of {}: [workload] {key} must be text", self.lab))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_curve_is_zero_at_one_and_full_at_its_target() {
+        let curve = Curve::Log { full_at: 20.0 };
+        assert_eq!(curve.fraction(1.0, 0.0), 0.0);
+        assert_eq!(curve.fraction(0.5, 0.0), 0.0);
+        assert_eq!(curve.fraction(20.0, 0.0), 1.0);
+        assert_eq!(curve.fraction(400.0, 0.0), 1.0);
+        assert_eq!(curve.fraction(f64::NAN, 0.0), 0.0);
+    }
+
+    #[test]
+    fn the_log_curve_gives_each_doubling_the_same_points() {
+        let curve = Curve::Log { full_at: 16.0 };
+        assert!((curve.fraction(2.0, 0.0) - 0.25).abs() < 1e-12);
+        assert!((curve.fraction(4.0, 0.0) - 0.5).abs() < 1e-12);
+        assert!((curve.fraction(8.0, 0.0) - 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_log_curve_never_decreases() {
+        let curve = Curve::Log { full_at: 10.0 };
+        let mut last = 0.0;
+        for step in 0..200 {
+            let fraction = curve.fraction(0.5 + step as f64 * 0.1, 0.0);
+            assert!(fraction >= last);
+            last = fraction;
+        }
+    }
+
+    #[test]
+    fn at_most_scores_the_target_value_against_its_limit() {
+        let curve = Curve::AtMost { limit: 64.0 };
+        assert_eq!(curve.fraction(0.0, 64.0), 1.0);
+        assert_eq!(curve.fraction(100.0, 0.0), 1.0);
+        assert_eq!(curve.fraction(100.0, 64.5), 0.0);
+    }
+
+    #[test]
+    fn every_lab_rubric_in_the_kit_loads_and_totals_100() {
+        let labs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs");
+        let mut found = 0;
+        for entry in std::fs::read_dir(labs).expect("labs/ exists") {
+            let path = entry.expect("dir entry").path().join("rubric.toml");
+            if path.exists() {
+                let rubric = Rubric::load(&path).expect("rubric loads");
+                assert_eq!(rubric.max_score(), 100.0, "{}", path.display());
+                found += 1;
+            }
+        }
+        assert!(found >= 1);
+    }
+
+    #[test]
+    fn a_measured_check_without_a_curve_is_refused() {
+        let text = r#"
+            lab = "x"
+            title = "x"
+            [packages]
+            baseline = "a"
+            exercise = "b"
+            solution = "c"
+            [editable]
+            exercise = "exercises/x/src"
+            [[check]]
+            id = "cpu"
+            title = "cpu"
+            points = 10
+            measurement = "m"
+        "#;
+        let rubric: Rubric = toml::from_str(text).expect("parses");
+        assert!(rubric.validate().is_err());
+    }
+}
