@@ -1,0 +1,121 @@
+//! Kit chores, run as `cargo xtask <task>`.
+//!
+//! ```text
+//! cargo xtask test                  # everything CI runs: lint, tests, book, grader self-check
+//! cargo xtask grade                 # services up, then the grader over every lab's exercise
+//! cargo xtask services up|down|status
+//! cargo xtask book                  # build docs/ into docs/book
+//! cargo xtask numbers               # re-measure the numbers quoted in the lab guides
+//! cargo xtask stability --runs 5    # grade the same target N times and report the spread
+//! ```
+
+mod book;
+mod numbers;
+mod selfcheck;
+mod services;
+mod shell;
+mod stability;
+#[cfg(test)]
+mod tidy;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Chores for the performance lab kit")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Format check, clippy, every test, the book, and the grader's self-check.
+    Test {
+        /// Skip the grader self-check (release builds and measuring).
+        #[arg(long)]
+        no_selfcheck: bool,
+    },
+    /// Bring services up, then grade every lab's exercise and print the scorecard.
+    Grade {
+        /// Extra arguments for the grader, after `--`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Find, start or stop PostgreSQL and Redis.
+    Services {
+        #[arg(value_enum, default_value_t = services::Action::Status)]
+        action: services::Action,
+    },
+    /// Build the book into docs/book.
+    Book,
+    /// Re-measure the numbers the lab guides quote.
+    Numbers,
+    /// Grade one target several times and report the score spread.
+    Stability {
+        #[arg(long, default_value = "profiling")]
+        lab: String,
+        #[arg(long, default_value = "solution")]
+        target: String,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Keep one core busy with another process while grading.
+        #[arg(long)]
+        noise: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Test { no_selfcheck } => test(!no_selfcheck),
+        Task::Grade { args } => grade(&args),
+        Task::Services { action } => services::run(action),
+        Task::Book => book::build(),
+        Task::Numbers => numbers::regenerate(),
+        Task::Stability {
+            lab,
+            target,
+            runs,
+            noise,
+        } => stability::run(&lab, &target, runs, noise),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn test(with_selfcheck: bool) -> anyhow::Result<()> {
+    services::ensure_all()?;
+    shell::step("format", shell::cargo(&["fmt", "--all", "--", "--check"]))?;
+    shell::step(
+        "clippy",
+        shell::cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    shell::step("tests", shell::cargo(&["test", "--workspace"]))?;
+    shell::step_result("book", book::build())?;
+    if with_selfcheck {
+        shell::step_result("grader self-check", selfcheck::run())?;
+    }
+    eprintln!("xtask: all checks passed");
+    Ok(())
+}
+
+fn grade(args: &[String]) -> anyhow::Result<()> {
+    services::ensure_all()?;
+    let mut command = shell::cargo(&["run", "--release", "--quiet", "--package", "grader", "--"]);
+    command.args(args);
+    shell::step("grader", command)
+}

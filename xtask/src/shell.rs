@@ -1,0 +1,49 @@
+//! Running cargo and other programs from tasks.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context;
+
+/// The kit's root folder.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the kit")
+        .to_path_buf()
+}
+
+/// `cargo <args>` in the kit root.
+pub fn cargo(args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.args(args).current_dir(root());
+    for (key, value) in crate::services::exports() {
+        command.env(key, value);
+    }
+    command
+}
+
+/// Runs a step, failing with its name.
+pub fn step(name: &str, mut command: Command) -> anyhow::Result<()> {
+    eprintln!("xtask: {name}");
+    let status = command
+        .status()
+        .with_context(|| format!("starting {name}"))?;
+    anyhow::ensure!(status.success(), "{name} failed ({status})");
+    Ok(())
+}
+
+pub fn step_result(name: &str, result: anyhow::Result<()>) -> anyhow::Result<()> {
+    eprintln!("xtask: {name}");
+    result.with_context(|| format!("{name} failed"))
+}
+
+/// Whether `program` runs at all.
+pub fn has(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok()
+}
