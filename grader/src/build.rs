@@ -35,27 +35,15 @@ impl Kit {
     pub fn discover(root: Option<PathBuf>) -> anyhow::Result<Kit> {
         let root = match root {
             Some(root) => root,
-            None => Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .context("the grader sits inside the kit")?
-                .to_path_buf(),
+            None => {
+                Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("the grader sits inside the kit")?.to_path_buf()
+            }
         };
-        let root = root
-            .canonicalize()
-            .with_context(|| format!("finding the kit at {}", root.display()))?;
-        anyhow::ensure!(
-            root.join("labs").is_dir(),
-            "{} is not the lab kit (no labs/ folder)",
-            root.display()
-        );
-        let target_dir =
-            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+        let root = root.canonicalize().with_context(|| format!("finding the kit at {}", root.display()))?;
+        anyhow::ensure!(root.join("labs").is_dir(), "{} is not the lab kit (no labs/ folder)", root.display());
+        let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        Ok(Kit {
-            root,
-            target_dir,
-            cargo,
-        })
+        Ok(Kit { root, target_dir, cargo })
     }
 
     pub fn rubric(&self, lab: &str) -> anyhow::Result<Rubric> {
@@ -96,9 +84,7 @@ impl Target {
             path => {
                 let path = PathBuf::from(path);
                 if path.join("src").is_dir() {
-                    path.canonicalize()
-                        .map(Target::Submission)
-                        .map_err(|err| format!("{}: {err}", path.display()))
+                    path.canonicalize().map(Target::Submission).map_err(|err| format!("{}: {err}", path.display()))
                 } else {
                     Err(format!(
                         "unknown target {text:?}: use exercise, solution, baseline, or a folder that holds a src/ directory"
@@ -124,16 +110,10 @@ impl Target {
                 let name: String = path
                     .file_name()
                     .map(|n| {
-                        n.to_string_lossy()
-                            .chars()
-                            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                            .collect()
+                        n.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect()
                     })
                     .unwrap_or_default();
-                format!(
-                    "submission-{name}-{:08x}",
-                    fnv(path.to_string_lossy().as_bytes()) as u32
-                )
+                format!("submission-{name}-{:08x}", fnv(path.to_string_lossy().as_bytes()) as u32)
             }
             other => other.label(),
         }
@@ -141,16 +121,15 @@ impl Target {
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// A target's driver binaries, copied out of cargo's target directory so later builds cannot replace them.
 #[derive(Debug, Clone)]
 pub struct Binaries {
     pub main: PathBuf,
-    pub heap: PathBuf,
+    /// The `-heap` driver (dhat), for labs that measure allocations.
+    pub heap: Option<PathBuf>,
 }
 
 /// Why a build failed.
@@ -180,12 +159,7 @@ impl From<anyhow::Error> for BuildError {
 }
 
 /// Builds `target`'s driver binaries for `rubric`'s lab in release mode.
-pub async fn build(
-    kit: &Kit,
-    rubric: &Rubric,
-    target: &Target,
-    progress: &Progress,
-) -> Result<Binaries, BuildError> {
+pub async fn build(kit: &Kit, rubric: &Rubric, target: &Target, progress: &Progress) -> Result<Binaries, BuildError> {
     let (package, manifest) = match target {
         Target::Baseline => (&rubric.packages.baseline, kit.root.join("Cargo.toml")),
         Target::Exercise => (&rubric.packages.exercise, kit.root.join("Cargo.toml")),
@@ -195,32 +169,34 @@ pub async fn build(
             (&rubric.packages.exercise, overlay.join("Cargo.toml"))
         }
     };
-    progress.phase(format!(
-        "building {package} for {} (release)",
-        target.label()
-    ));
+    progress.phase(format!("building {package} for {} (release)", target.label()));
     let executables = cargo_build(kit, &manifest, package, progress).await?;
-    let out = kit
-        .target_dir
-        .join("grader")
-        .join("bin")
-        .join(&rubric.lab)
-        .join(target.key());
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let copy = |name: &str| -> Result<PathBuf, BuildError> {
-        let built = executables
-            .get(name)
-            .with_context(|| format!("cargo built no binary named {name} in {package}"))?;
-        let dest = out.join(name);
-        // Remove first: the old copy may still be running from an earlier grade.
-        let _ = std::fs::remove_file(&dest);
-        std::fs::copy(built, &dest).with_context(|| format!("copying {}", built.display()))?;
-        Ok(dest)
+    let out = kit.target_dir.join("grader").join("bin").join(&rubric.lab).join(target.key());
+    let main = copy_out(&executables, package, &out)?;
+    let heap_name = format!("{package}-heap");
+    let heap = match executables.contains_key(&heap_name) {
+        true => Some(copy_out(&executables, &heap_name, &out)?),
+        false => None,
     };
-    Ok(Binaries {
-        main: copy(package)?,
-        heap: copy(&format!("{package}-heap"))?,
-    })
+    Ok(Binaries { main, heap })
+}
+
+/// Builds one trusted tool binary of the kit (e.g. a lab's proxy) in release mode.
+pub async fn build_tool(kit: &Kit, package: &str, bin: &str, progress: &Progress) -> Result<PathBuf, BuildError> {
+    progress.phase(format!("building {bin} (release)"));
+    let executables = cargo_build(kit, &kit.root.join("Cargo.toml"), package, progress).await?;
+    copy_out(&executables, bin, &kit.target_dir.join("grader").join("bin").join("tools"))
+}
+
+/// Copies a built binary out of cargo's target directory, so later builds cannot replace it.
+fn copy_out(executables: &BTreeMap<String, PathBuf>, name: &str, out: &Path) -> Result<PathBuf, BuildError> {
+    let built = executables.get(name).with_context(|| format!("cargo built no binary named {name}"))?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let dest = out.join(name);
+    // Remove first: the old copy may still be running from an earlier grade.
+    let _ = std::fs::remove_file(&dest);
+    std::fs::copy(built, &dest).with_context(|| format!("copying {}", built.display()))?;
+    Ok(dest)
 }
 
 async fn cargo_build(
@@ -231,24 +207,14 @@ async fn cargo_build(
 ) -> Result<BTreeMap<String, PathBuf>, BuildError> {
     let mut command = Command::new(&kit.cargo);
     command
-        .args([
-            "build",
-            "--release",
-            "--message-format=json",
-            "--bins",
-            "--package",
-            package,
-            "--manifest-path",
-        ])
+        .args(["build", "--release", "--message-format=json", "--bins", "--package", package, "--manifest-path"])
         .arg(manifest)
         .env("CARGO_TARGET_DIR", &kit.target_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("running {}", kit.cargo))?;
+    let mut child = command.spawn().with_context(|| format!("running {}", kit.cargo))?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
 
@@ -274,16 +240,13 @@ async fn cargo_build(
             };
             match message["reason"].as_str() {
                 Some("compiler-artifact") => {
-                    if let (Some(path), Some(name)) = (
-                        message["executable"].as_str(),
-                        message["target"]["name"].as_str(),
-                    ) {
+                    if let (Some(path), Some(name)) =
+                        (message["executable"].as_str(), message["target"]["name"].as_str())
+                    {
                         executables.insert(name.to_string(), PathBuf::from(path));
                     }
                 }
-                Some("compiler-message")
-                    if first_error.is_none() && message["message"]["level"] == "error" =>
-                {
+                Some("compiler-message") if first_error.is_none() && message["message"]["level"] == "error" => {
                     first_error = Some(compiler_error_line(&message["message"]));
                 }
                 _ => {}
@@ -310,16 +273,8 @@ async fn cargo_build(
     match first_error {
         Some(error) => Err(BuildError::Compile(error)),
         None => {
-            let last = tail
-                .iter()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .cloned()
-                .unwrap_or_default();
-            Err(BuildError::Other(anyhow::anyhow!(
-                "cargo build failed: {}",
-                last.trim()
-            )))
+            let last = tail.iter().rev().find(|l| !l.trim().is_empty()).cloned().unwrap_or_default();
+            Err(BuildError::Other(anyhow::anyhow!("cargo build failed: {}", last.trim())))
         }
     }
 }
@@ -327,69 +282,78 @@ async fn cargo_build(
 /// `error[E0425]: cannot find value `x` in this scope at src/lib.rs:3:5`
 pub fn compiler_error_line(message: &Value) -> String {
     let text = message["message"].as_str().unwrap_or("unknown error");
-    let code = message["code"]["code"]
-        .as_str()
-        .map(|c| format!("[{c}]"))
-        .unwrap_or_default();
+    let code = message["code"]["code"].as_str().map(|c| format!("[{c}]")).unwrap_or_default();
     let place = message["spans"]
         .as_array()
-        .and_then(|spans| {
-            spans
-                .iter()
-                .find(|s| s["is_primary"] == true)
-                .or(spans.first())
-        })
+        .and_then(|spans| spans.iter().find(|s| s["is_primary"] == true).or(spans.first()))
         .map(|span| {
-            format!(
-                " at {}:{}:{}",
-                span["file_name"].as_str().unwrap_or("?"),
-                span["line_start"],
-                span["column_start"]
-            )
+            format!(" at {}:{}:{}", span["file_name"].as_str().unwrap_or("?"), span["line_start"], span["column_start"])
         })
         .unwrap_or_default();
     format!("error{code}: {text}{place}")
 }
 
 /// A clean copy of the kit with the submission's `src/` in place of the exercise's.
+///
+/// The overlay is kept between runs and only files whose bytes changed are
+/// rewritten, so cargo rebuilds nothing when nothing changed.
 fn overlay(kit: &Kit, rubric: &Rubric, submission: &Path, key: &str) -> anyhow::Result<PathBuf> {
-    let dir = kit
-        .target_dir
-        .join("grader")
-        .join("overlays")
-        .join(format!("{}-{key}", rubric.lab));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
-    }
-    copy_tree(&kit.root, &dir, &kit.target_dir)?;
-    let editable = dir.join(&rubric.editable.exercise);
-    std::fs::remove_dir_all(&editable)
-        .with_context(|| format!("clearing {}", editable.display()))?;
-    copy_tree(&submission.join("src"), &editable, &kit.target_dir)
+    let dir = kit.target_dir.join("grader").join("overlays").join(format!("{}-{key}", rubric.lab));
+    let editable = Path::new(&rubric.editable.exercise);
+    sync_tree(&kit.root, &dir, &kit.target_dir, Some(editable))?;
+    sync_tree(&submission.join("src"), &dir.join(editable), &kit.target_dir, None)
         .with_context(|| format!("copying {}/src", submission.display()))?;
     Ok(dir)
 }
 
-/// Copies sources, leaving out build output, VCS data and rendered docs.
-fn copy_tree(from: &Path, to: &Path, target_dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
-    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
-        let entry = entry?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with("target") || name == ".git" || name == "book" || path == target_dir {
-            continue;
+/// Makes `to` hold exactly the sources of `from` (leaving out build output,
+/// VCS data, rendered docs and the `skip` subtree), writing only what differs.
+fn sync_tree(from: &Path, to: &Path, target_dir: &Path, skip: Option<&Path>) -> anyhow::Result<()> {
+    fn walk(from: &Path, to: &Path, target_dir: &Path, skip: Option<&Path>, relative: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+        let mut wanted = std::collections::BTreeSet::new();
+        for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+            let entry = entry?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let here = relative.join(&name);
+            let text = name.to_string_lossy();
+            if text.starts_with("target")
+                || text == ".git"
+                || text == "book"
+                || path == target_dir
+                || Some(here.as_path()) == skip
+            {
+                continue;
+            }
+            wanted.insert(name.clone());
+            let file_type = entry.file_type()?;
+            if file_type.is_dir() {
+                walk(&path, &to.join(&name), target_dir, skip, &here)?;
+            } else if file_type.is_file() {
+                let dest = to.join(&name);
+                let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                if std::fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
+                    std::fs::write(&dest, bytes).with_context(|| format!("writing {}", dest.display()))?;
+                }
+            }
         }
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            copy_tree(&path, &to.join(&*name), target_dir)?;
-        } else if file_type.is_file() {
-            std::fs::copy(&path, to.join(&*name))
-                .with_context(|| format!("copying {}", path.display()))?;
+        // Files the source no longer has must not linger in the copy.
+        for entry in std::fs::read_dir(to)? {
+            let entry = entry?;
+            let here = relative.join(entry.file_name());
+            if wanted.contains(&entry.file_name()) || Some(here.as_path()) == skip {
+                continue;
+            }
+            if entry.file_type()?.is_dir() {
+                std::fs::remove_dir_all(entry.path())?;
+            } else {
+                std::fs::remove_file(entry.path())?;
+            }
         }
+        Ok(())
     }
-    Ok(())
+    walk(from, to, target_dir, skip, Path::new(""))
 }
 
 #[cfg(test)]
@@ -412,19 +376,42 @@ mod tests {
     }
 
     #[test]
+    fn syncing_a_tree_rewrites_only_what_changed_and_removes_what_is_gone() {
+        let from = tempfile::tempdir().expect("tempdir");
+        let to = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(from.path().join("src/nested")).expect("mkdir");
+        std::fs::write(from.path().join("src/lib.rs"), "one").expect("write");
+        std::fs::write(from.path().join("src/nested/a.rs"), "a").expect("write");
+        std::fs::create_dir_all(from.path().join("target/release")).expect("mkdir");
+        std::fs::write(from.path().join("target/release/big"), "x").expect("write");
+        let target_dir = from.path().join("target");
+        sync_tree(from.path(), to.path(), &target_dir, None).expect("sync");
+        assert_eq!(std::fs::read_to_string(to.path().join("src/lib.rs")).expect("copied"), "one");
+        assert!(!to.path().join("target").exists(), "build output is not copied");
+
+        std::fs::write(from.path().join("src/lib.rs"), "two").expect("write");
+        std::fs::remove_file(from.path().join("src/nested/a.rs")).expect("rm");
+        std::fs::write(to.path().join("src/stray.rs"), "old").expect("write");
+        sync_tree(from.path(), to.path(), &target_dir, None).expect("sync");
+        assert_eq!(std::fs::read_to_string(to.path().join("src/lib.rs")).expect("copied"), "two");
+        assert!(!to.path().join("src/nested/a.rs").exists());
+        assert!(!to.path().join("src/stray.rs").exists());
+
+        // An unchanged file keeps its modification time, so cargo does not rebuild.
+        let stamp = std::fs::metadata(to.path().join("src/lib.rs")).and_then(|m| m.modified()).expect("mtime");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        sync_tree(from.path(), to.path(), &target_dir, None).expect("sync");
+        let again = std::fs::metadata(to.path().join("src/lib.rs")).and_then(|m| m.modified()).expect("mtime");
+        assert_eq!(stamp, again);
+    }
+
+    #[test]
     fn targets_parse_by_name_or_folder() {
         assert_eq!(Target::parse("exercise"), Ok(Target::Exercise));
         assert_eq!(Target::parse("solution"), Ok(Target::Solution));
-        assert!(
-            Target::parse("/no/such/folder")
-                .unwrap_err()
-                .contains("unknown target")
-        );
+        assert!(Target::parse("/no/such/folder").unwrap_err().contains("unknown target"));
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(dir.path().join("src")).expect("mkdir");
-        assert!(matches!(
-            Target::parse(dir.path().to_str().unwrap()),
-            Ok(Target::Submission(_))
-        ));
+        assert!(matches!(Target::parse(dir.path().to_str().unwrap()), Ok(Target::Submission(_))));
     }
 }

@@ -112,19 +112,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let kit = Kit::discover(cli.kit.clone())?;
     match cli.command {
         None => grade(&kit, None, "exercise", None, None, cli.quiet, true).await,
-        Some(Command::Grade {
-            lab,
-            target,
-            json,
-            seed,
-        }) => grade(&kit, lab, &target, json, seed, cli.quiet, false).await,
-        Some(Command::Load {
-            lab,
-            target,
-            requests,
-            concurrency,
-            seed,
-        }) => load_test(&kit, &lab, &target, requests, concurrency, seed, cli.quiet).await,
+        Some(Command::Grade { lab, target, json, seed }) => {
+            grade(&kit, lab, &target, json, seed, cli.quiet, false).await
+        }
+        Some(Command::Load { lab, target, requests, concurrency, seed }) => {
+            load_test(&kit, &lab, &target, requests, concurrency, seed, cli.quiet).await
+        }
         Some(Command::Labs) => {
             for lab in kit.labs()? {
                 let rubric = kit.rubric(&lab)?;
@@ -159,16 +152,8 @@ async fn grade(
     let valgrind = measure::valgrind_version();
     let environment = crate::environment::capture(seed, valgrind.clone());
     let progress = Progress::new(quiet);
-    let ctx = Context {
-        kit,
-        seed,
-        progress: &progress,
-        valgrind,
-    };
-    let mut record = Record {
-        labs: Vec::new(),
-        environment,
-    };
+    let ctx = Context { kit, seed, progress: &progress, valgrind };
+    let mut record = Record { labs: Vec::new(), environment };
     for lab in &labs {
         let rubric = kit.rubric(lab)?;
         progress.phase(format!("grading {} ({})", rubric.title, target.label()));
@@ -183,8 +168,7 @@ async fn grade(
     println!("{}", report::scorecard(&record));
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&record)?;
-        std::fs::write(&path, text + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
         eprintln!("result record written to {}", path.display());
     }
     Ok(())
@@ -201,14 +185,8 @@ async fn load_test(
 ) -> anyhow::Result<()> {
     let lab = resolve_labs(kit, Some(lab.to_string()))?.remove(0);
     let target = Target::parse(target).map_err(Usage)?;
-    anyhow::ensure!(
-        (1..=256).contains(&concurrency),
-        "concurrency must be 1 to 256"
-    );
-    anyhow::ensure!(
-        (1..=100_000).contains(&requests),
-        "requests must be 1 to 100000"
-    );
+    anyhow::ensure!((1..=256).contains(&concurrency), "concurrency must be 1 to 256");
+    anyhow::ensure!((1..=100_000).contains(&requests), "requests must be 1 to 100000");
     let rubric = kit.rubric(&lab)?;
     let size = rubric.workload_str("size")?;
     let seed = seed.unwrap_or_else(crate::environment::fresh_seed);
@@ -219,28 +197,15 @@ async fn load_test(
     let list = Arc::new(labs::profiling::load_requests(&baseline.main, &data, requests).await?);
     let client = reqwest::Client::new();
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED).set_header([
-        "service", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms",
-    ]);
-    for (name, binaries) in [
-        ("baseline", &baseline),
-        (target.label().as_str(), &candidate),
-    ] {
-        progress.phase(format!(
-            "load-testing {name}: {requests} requests at concurrency {concurrency}"
-        ));
-        let server = labs::profiling::start(&binaries.main, &data)
-            .await
-            .with_context(|| format!("starting {name}"))?;
-        let result = load::closed_loop(
-            &client,
-            &server.url,
-            list.clone(),
-            requests,
-            concurrency,
-            Duration::from_secs(120),
-        )
-        .await;
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["service", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms"]);
+    for (name, binaries) in [("baseline", &baseline), (target.label().as_str(), &candidate)] {
+        progress.phase(format!("load-testing {name}: {requests} requests at concurrency {concurrency}"));
+        let server = labs::profiling::start(&binaries.main, &data).await.with_context(|| format!("starting {name}"))?;
+        let result =
+            load::closed_loop(&client, &server.url, list.clone(), requests, concurrency, Duration::from_secs(120))
+                .await;
         table.add_row([
             name.to_string(),
             result.sent.to_string(),
@@ -253,9 +218,6 @@ async fn load_test(
         ]);
     }
     progress.finish();
-    println!(
-        "{table}\nseed {seed} · {} · loopback, closed loop, one service at a time",
-        rubric.title
-    );
+    println!("{table}\nseed {seed} · {} · loopback, closed loop, one service at a time", rubric.title);
     Ok(())
 }

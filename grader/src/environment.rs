@@ -29,11 +29,7 @@ pub fn capture(seed: u64, valgrind: Option<String>) -> Environment {
 pub fn load_average() -> [f64; 3] {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let mut fields = text.split_whitespace().map(|f| f.parse().unwrap_or(0.0));
-    [
-        fields.next().unwrap_or(0.0),
-        fields.next().unwrap_or(0.0),
-        fields.next().unwrap_or(0.0),
-    ]
+    [fields.next().unwrap_or(0.0), fields.next().unwrap_or(0.0), fields.next().unwrap_or(0.0)]
 }
 
 /// First line a command prints, if it runs.
@@ -49,9 +45,7 @@ pub fn command_line(program: &str, args: &[&str]) -> Option<String> {
 /// A fresh seed for this run: answers hard-coded for one seed fail the next.
 pub fn fresh_seed() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     // Mix in the pid and keep it short enough to type back with --seed.
     (nanos ^ (u64::from(std::process::id()) << 17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 34
 }

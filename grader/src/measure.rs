@@ -32,12 +32,7 @@ pub fn valgrind_version() -> Option<String> {
 
 /// Arguments that pick the dataset: the same for baseline and target.
 pub fn data_args(seed: u64, size: &str) -> Vec<String> {
-    vec![
-        "--seed".into(),
-        seed.to_string(),
-        "--size".into(),
-        size.into(),
-    ]
+    vec!["--seed".into(), seed.to_string(), "--size".into(), size.into()]
 }
 
 fn driver(binary: &Path, verb: &str, data: &[String]) -> Command {
@@ -52,17 +47,13 @@ async fn callgrind_total(binary: &Path, data: &[String], requests: usize) -> Res
     let mut command = Command::new("valgrind");
     command
         .arg("--tool=callgrind")
-        .arg(format!(
-            "--callgrind-out-file={}",
-            dir.path().join("callgrind.out").display()
-        ))
+        .arg(format!("--callgrind-out-file={}", dir.path().join("callgrind.out").display()))
         .arg(binary)
         .arg("run")
         .args(data)
         .args(["--workload", "cpu", "--requests", &requests.to_string()]);
     let output = run(command, RUN_LIMIT).await?;
-    parse_collected(&output.stderr)
-        .ok_or_else(|| RunError::Failed("callgrind printed no instruction count".into()))
+    parse_collected(&output.stderr).ok_or_else(|| RunError::Failed("callgrind printed no instruction count".into()))
 }
 
 /// Reads callgrind's `==123== Collected : 456789` line.
@@ -75,15 +66,8 @@ pub fn parse_collected(stderr: &str) -> Option<u64> {
 
 /// Instructions per request: the difference between a run of `n` requests
 /// and a run of none, so data generation and start-up cancel out exactly.
-pub async fn callgrind_per_request(
-    binary: &Path,
-    data: &[String],
-    requests: usize,
-) -> Result<f64, RunError> {
-    let (setup, loaded) = tokio::join!(
-        callgrind_total(binary, data, 0),
-        callgrind_total(binary, data, requests)
-    );
+pub async fn callgrind_per_request(binary: &Path, data: &[String], requests: usize) -> Result<f64, RunError> {
+    let (setup, loaded) = tokio::join!(callgrind_total(binary, data, 0), callgrind_total(binary, data, requests));
     let (setup, loaded) = (setup?, loaded?);
     Ok(loaded.saturating_sub(setup) as f64 / requests.max(1) as f64)
 }
@@ -151,13 +135,8 @@ pub async fn heap(
         &leak.to_string(),
     ]);
     let output = run(command, RUN_LIMIT).await?;
-    let line = output
-        .stdout
-        .lines()
-        .find(|l| l.trim_start().starts_with('{'))
-        .unwrap_or_default();
-    serde_json::from_str(line)
-        .map_err(|err| RunError::Failed(format!("heap driver printed no counts: {err}")))
+    let line = output.stdout.lines().find(|l| l.trim_start().starts_with('{')).unwrap_or_default();
+    serde_json::from_str(line).map_err(|err| RunError::Failed(format!("heap driver printed no counts: {err}")))
 }
 
 /// The first request whose answer differs, described for a person.
@@ -186,30 +165,15 @@ pub async fn gate(
     let answers = |binary: &Path, name: &str| {
         let file = dir.path().join(name);
         let mut command = driver(binary, "run", data);
-        command
-            .args([
-                "--workload",
-                workload,
-                "--requests",
-                &requests.to_string(),
-                "--responses",
-            ])
-            .arg(&file);
+        command.args(["--workload", workload, "--requests", &requests.to_string(), "--responses"]).arg(&file);
         async move {
             run(command, RUN_LIMIT).await?;
-            let text = std::fs::read_to_string(&file)
-                .map_err(|err| RunError::Failed(format!("no answers written: {err}")))?;
-            Ok::<Vec<Value>, RunError>(
-                text.lines()
-                    .filter_map(|l| serde_json::from_str(l).ok())
-                    .collect(),
-            )
+            let text =
+                std::fs::read_to_string(&file).map_err(|err| RunError::Failed(format!("no answers written: {err}")))?;
+            Ok::<Vec<Value>, RunError>(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
         }
     };
-    let (want, got) = tokio::join!(
-        answers(baseline, "baseline.jsonl"),
-        answers(target, "target.jsonl")
-    );
+    let (want, got) = tokio::join!(answers(baseline, "baseline.jsonl"), answers(target, "target.jsonl"));
     let want = want.map_err(|e| (true, e))?;
     let got = got.map_err(|e| (false, e))?;
     Ok((want.len(), compare_answers(&want, &got)))
@@ -224,32 +188,17 @@ pub fn compare_answers(want: &[Value], got: &[Value]) -> Option<Difference> {
             expected["req"]["uri"].as_str().unwrap_or("?")
         );
         let Some(actual) = got.get(i) else {
-            return Some(Difference {
-                request,
-                detail: "no answer".into(),
-            });
+            return Some(Difference { request, detail: "no answer".into() });
         };
         if expected["status"] != actual["status"] {
             return Some(Difference {
                 request,
-                detail: format!(
-                    "expected status {}, got {}",
-                    expected["status"], actual["status"]
-                ),
+                detail: format!("expected status {}, got {}", expected["status"], actual["status"]),
             });
         }
-        if let Some((path, e, a)) =
-            first_difference(&expected["body"], &actual["body"], String::new())
-        {
-            let path = if path.is_empty() {
-                "the body".to_string()
-            } else {
-                path
-            };
-            return Some(Difference {
-                request,
-                detail: format!("{path}: expected {}, got {}", clip(&e), clip(&a)),
-            });
+        if let Some((path, e, a)) = first_difference(&expected["body"], &actual["body"], String::new()) {
+            let path = if path.is_empty() { "the body".to_string() } else { path };
+            return Some(Difference { request, detail: format!("{path}: expected {}, got {}", clip(&e), clip(&a)) });
         }
     }
     None
@@ -257,19 +206,11 @@ pub fn compare_answers(want: &[Value], got: &[Value]) -> Option<Difference> {
 
 fn clip(value: &Value) -> String {
     let text = value.to_string();
-    if text.chars().count() > 120 {
-        format!("{}…", text.chars().take(120).collect::<String>())
-    } else {
-        text
-    }
+    if text.chars().count() > 120 { format!("{}…", text.chars().take(120).collect::<String>()) } else { text }
 }
 
 /// The JSON pointer of the first place two values differ, with both sides.
-pub fn first_difference(
-    expected: &Value,
-    actual: &Value,
-    path: String,
-) -> Option<(String, Value, Value)> {
+pub fn first_difference(expected: &Value, actual: &Value, path: String) -> Option<(String, Value, Value)> {
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {
             let mut keys: Vec<&String> = e.keys().chain(a.keys()).collect();
@@ -282,19 +223,10 @@ pub fn first_difference(
             })
         }
         (Value::Array(e), Value::Array(a)) => {
-            let shared = e
-                .iter()
-                .zip(a)
-                .enumerate()
-                .find_map(|(i, (e, a))| first_difference(e, a, format!("{path}/{i}")));
+            let shared =
+                e.iter().zip(a).enumerate().find_map(|(i, (e, a))| first_difference(e, a, format!("{path}/{i}")));
             shared.or_else(|| {
-                (e.len() != a.len()).then(|| {
-                    (
-                        format!("{path} (length)"),
-                        Value::from(e.len()),
-                        Value::from(a.len()),
-                    )
-                })
+                (e.len() != a.len()).then(|| (format!("{path} (length)"), Value::from(e.len()), Value::from(a.len())))
             })
         }
         (e, a) if e != a => Some((path, e.clone(), a.clone())),
@@ -324,38 +256,21 @@ mod tests {
         );
         assert_eq!(first_difference(&want, &want, String::new()), None);
         let shorter = json!({ "orders": 31, "top": [] });
-        assert_eq!(
-            first_difference(&want, &shorter, String::new()).map(|d| d.0),
-            Some("/top (length)".into())
-        );
+        assert_eq!(first_difference(&want, &shorter, String::new()).map(|d| d.0), Some("/top (length)".into()));
     }
 
     #[test]
     fn the_gate_names_the_request_that_differed() {
         let exchange = |uri: &str, status: u16, orders: u64| json!({ "req": { "method": "GET", "uri": uri }, "status": status, "body": { "orders": orders } });
-        let want = vec![
-            exchange("/a", 200, 1),
-            exchange("/reports/customers?region=north", 200, 31),
-        ];
+        let want = vec![exchange("/a", 200, 1), exchange("/reports/customers?region=north", 200, 31)];
         let same = want.clone();
         assert_eq!(compare_answers(&want, &same), None);
-        let off_by_one = vec![
-            exchange("/a", 200, 1),
-            exchange("/reports/customers?region=north", 200, 32),
-        ];
+        let off_by_one = vec![exchange("/a", 200, 1), exchange("/reports/customers?region=north", 200, 32)];
         let difference = compare_answers(&want, &off_by_one).expect("a difference");
         assert_eq!(difference.request, "GET /reports/customers?region=north");
         assert_eq!(difference.detail, "/orders: expected 31, got 32");
         let wrong_status = vec![exchange("/a", 500, 1)];
-        assert_eq!(
-            compare_answers(&want, &wrong_status)
-                .expect("differs")
-                .detail,
-            "expected status 200, got 500"
-        );
-        assert_eq!(
-            compare_answers(&want, &want[..1]).expect("differs").detail,
-            "no answer"
-        );
+        assert_eq!(compare_answers(&want, &wrong_status).expect("differs").detail, "expected status 200, got 500");
+        assert_eq!(compare_answers(&want, &want[..1]).expect("differs").detail, "no answer");
     }
 }

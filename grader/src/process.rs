@@ -36,14 +36,8 @@ impl std::error::Error for RunError {}
 
 /// Runs `command` to the end, or kills it at `limit`.
 pub async fn run(mut command: Command, limit: Duration) -> Result<Output, RunError> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let child = command
-        .spawn()
-        .map_err(|err| RunError::Spawn(err.to_string()))?;
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    let child = command.spawn().map_err(|err| RunError::Spawn(err.to_string()))?;
     let output = match tokio::time::timeout(limit, child.wait_with_output()).await {
         Ok(Ok(output)) => output,
         Ok(Err(err)) => return Err(RunError::Spawn(err.to_string())),
@@ -54,29 +48,17 @@ pub async fn run(mut command: Command, limit: Duration) -> Result<Output, RunErr
     if output.status.success() {
         Ok(Output { stdout, stderr })
     } else {
-        Err(RunError::Failed(failure_reason(
-            &stderr,
-            output.status.code(),
-        )))
+        Err(RunError::Failed(failure_reason(&stderr, output.status.code())))
     }
 }
 
 /// The line a person needs from a failed run's stderr: the panic, else the last line.
 pub fn failure_reason(stderr: &str, code: Option<i32>) -> String {
-    let lines: Vec<&str> = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
+    let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     if let Some(i) = lines.iter().position(|line| line.contains("panicked at")) {
-        let place = lines[i]
-            .split_once("panicked at ")
-            .map_or(lines[i], |(_, rest)| rest)
-            .trim_end_matches(':');
+        let place = lines[i].split_once("panicked at ").map_or(lines[i], |(_, rest)| rest).trim_end_matches(':');
         let message = lines.get(i + 1).copied().unwrap_or("");
-        return format!("panicked at {place}: {message}")
-            .trim_end_matches([':', ' '])
-            .to_string();
+        return format!("panicked at {place}: {message}").trim_end_matches([':', ' ']).to_string();
     }
     match (lines.last(), code) {
         (Some(last), _) => (*last).to_string(),
@@ -94,14 +76,8 @@ pub struct Server {
 
 /// Starts a driver's `serve` command and waits for its `listening on` line.
 pub async fn serve(mut command: Command, limit: Duration) -> Result<Server, RunError> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = command
-        .spawn()
-        .map_err(|err| RunError::Spawn(err.to_string()))?;
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    let mut child = command.spawn().map_err(|err| RunError::Spawn(err.to_string()))?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut lines = BufReader::new(stdout).lines();
     let url = tokio::time::timeout(limit, async {
@@ -157,10 +133,7 @@ mod tests {
         command.arg("30");
         let started = std::time::Instant::now();
         let result = run(command, Duration::from_millis(200)).await;
-        assert_eq!(
-            result.unwrap_err(),
-            RunError::Timeout(Duration::from_millis(200))
-        );
+        assert_eq!(result.unwrap_err(), RunError::Timeout(Duration::from_millis(200)));
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 
@@ -168,9 +141,6 @@ mod tests {
     async fn a_failing_child_gives_its_last_stderr_line() {
         let mut command = Command::new("sh");
         command.args(["-c", "echo working; echo 'error: no data' >&2; exit 4"]);
-        assert_eq!(
-            run(command, Duration::from_secs(10)).await.unwrap_err(),
-            RunError::Failed("error: no data".into())
-        );
+        assert_eq!(run(command, Duration::from_secs(10)).await.unwrap_err(), RunError::Failed("error: no data".into()));
     }
 }

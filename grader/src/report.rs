@@ -21,8 +21,7 @@ impl Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed}] {prefix} {msg}")
-                    .expect("valid template"),
+                ProgressStyle::with_template("{spinner} [{elapsed}] {prefix} {msg}").expect("valid template"),
             );
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
@@ -69,30 +68,19 @@ fn number(value: f64) -> String {
 
 /// The detailed table of one lab: checks, then measurements.
 pub fn lab_table(lab: &LabRecord) -> String {
-    let mut out = format!(
-        "{} — target: {} — score {} / {}\n",
-        lab.title,
-        lab.target,
-        number(lab.score),
-        number(lab.max_score)
-    );
+    let mut out =
+        format!("{} — target: {} — score {} / {}\n", lab.title, lab.target, number(lab.score), number(lab.max_score));
     if let Some(reason) = &lab.reason {
         out.push_str(&format!("{}: {reason}\n", status_word(lab.status)));
     }
     let mut checks = Table::new();
-    checks
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_header(["check", "result", "points", "evidence"]);
+    checks.load_preset(UTF8_FULL_CONDENSED).set_header(["check", "result", "points", "evidence"]);
     for check in &lab.checks {
         checks.add_row([
             Cell::new(&check.title),
             Cell::new(if check.passed { "pass" } else { "FAIL" }),
-            Cell::new(format!(
-                "{} / {}",
-                number(check.points),
-                number(check.max_points)
-            ))
-            .set_alignment(CellAlignment::Right),
+            Cell::new(format!("{} / {}", number(check.points), number(check.max_points)))
+                .set_alignment(CellAlignment::Right),
             Cell::new(&check.evidence),
         ]);
     }
@@ -111,13 +99,8 @@ pub fn lab_table(lab: &LabRecord) -> String {
                 Cell::new(format!("{} ({})", m.id, m.unit)),
                 Cell::new(number(m.baseline)).set_alignment(CellAlignment::Right),
                 Cell::new(number(m.target)).set_alignment(CellAlignment::Right),
-                Cell::new(format!(
-                    "{}x [{}, {}]",
-                    number(m.ratio),
-                    number(m.ratio_low),
-                    number(m.ratio_high)
-                ))
-                .set_alignment(CellAlignment::Right),
+                Cell::new(format!("{}x [{}, {}]", number(m.ratio), number(m.ratio_low), number(m.ratio_high)))
+                    .set_alignment(CellAlignment::Right),
                 Cell::new(&m.method),
             ]);
         }
@@ -140,15 +123,12 @@ fn status_word(status: Status) -> &'static str {
 /// The one-line-per-lab scorecard, with the environment under it.
 pub fn scorecard(record: &Record) -> String {
     let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_header(["lab", "target", "score", "status", "time"]);
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(["lab", "target", "score", "status", "time"]);
     for lab in &record.labs {
         table.add_row([
             Cell::new(&lab.title),
             Cell::new(&lab.target),
-            Cell::new(format!("{} / {}", number(lab.score), number(lab.max_score)))
-                .set_alignment(CellAlignment::Right),
+            Cell::new(format!("{} / {}", number(lab.score), number(lab.max_score))).set_alignment(CellAlignment::Right),
             Cell::new(match &lab.reason {
                 Some(reason) => format!("{}: {reason}", status_word(lab.status)),
                 None => status_word(lab.status).to_string(),
@@ -166,9 +146,6 @@ pub fn scorecard(record: &Record) -> String {
         env.load_average[1],
         env.load_average[2],
         env.rustc,
-        env.valgrind
-            .as_deref()
-            .map(|v| format!(" · {v}"))
-            .unwrap_or_default()
+        env.valgrind.as_deref().map(|v| format!(" · {v}")).unwrap_or_default()
     )
 }

@@ -103,21 +103,15 @@ impl Curve {
 
 impl Rubric {
     pub fn load(path: &Path) -> anyhow::Result<Rubric> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let rubric: Rubric =
-            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        rubric
-            .validate()
-            .with_context(|| format!("checking {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let rubric: Rubric = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        rubric.validate().with_context(|| format!("checking {}", path.display()))?;
         Ok(rubric)
     }
 
     fn validate(&self) -> anyhow::Result<()> {
         for check in &self.checks {
-            if check.kind == CheckKind::Measured
-                && (check.measurement.is_none() || check.curve.is_none())
-            {
+            if check.kind == CheckKind::Measured && (check.measurement.is_none() || check.curve.is_none()) {
                 anyhow::bail!("check {} needs a measurement and a curve", check.id);
             }
             if let Some(Curve::Log { full_at }) = check.curve
@@ -139,12 +133,7 @@ impl Rubric {
             .get(key)
             .and_then(toml::Value::as_integer)
             .and_then(|n| usize::try_from(n).ok())
-            .with_context(|| {
-                format!(
-                    "rubric of {}: [workload] {key} must be a whole number",
-                    self.lab
-                )
-            })
+            .with_context(|| format!("rubric of {}: [workload] {key} must be a whole number", self.lab))
     }
 
     /// A workload setting as text.

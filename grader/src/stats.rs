@@ -22,11 +22,7 @@ pub struct Interval {
 impl Interval {
     /// An exact value: counts that repeat have no spread.
     pub fn exact(value: f64) -> Interval {
-        Interval {
-            estimate: value,
-            low: value,
-            high: value,
-        }
+        Interval { estimate: value, low: value, high: value }
     }
 }
 
@@ -36,11 +32,7 @@ pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    }
+    if sorted.len() % 2 == 1 { sorted[mid] } else { (sorted[mid - 1] + sorted[mid]) / 2.0 }
 }
 
 /// The `q` quantile (0..=1) of a sorted sample, by linear interpolation.
@@ -55,11 +47,7 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 /// Ratios of paired samples, `baseline[i] / target[i]`.
 pub fn pairwise_ratios(baseline: &[f64], target: &[f64]) -> Vec<f64> {
-    baseline
-        .iter()
-        .zip(target)
-        .map(|(b, t)| b / t.max(f64::MIN_POSITIVE))
-        .collect()
+    baseline.iter().zip(target).map(|(b, t)| b / t.max(f64::MIN_POSITIVE)).collect()
 }
 
 /// Median of `ratios` with a 95% percentile-bootstrap interval.
@@ -78,11 +66,7 @@ pub fn median_interval(ratios: &[f64]) -> Interval {
         medians.push(median(&resample));
     }
     medians.sort_by(f64::total_cmp);
-    Interval {
-        estimate,
-        low: quantile(&medians, 0.025),
-        high: quantile(&medians, 0.975),
-    }
+    Interval { estimate, low: quantile(&medians, 0.025), high: quantile(&medians, 0.975) }
 }
 
 #[cfg(test)]

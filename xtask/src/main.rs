@@ -74,12 +74,7 @@ fn main() -> ExitCode {
         Task::Services { action } => services::run(action),
         Task::Book => book::build(),
         Task::Numbers => numbers::regenerate(),
-        Task::Stability {
-            lab,
-            target,
-            runs,
-            noise,
-        } => stability::run(&lab, &target, runs, noise),
+        Task::Stability { lab, target, runs, noise } => stability::run(&lab, &target, runs, noise),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,17 +88,7 @@ fn main() -> ExitCode {
 fn test(with_selfcheck: bool) -> anyhow::Result<()> {
     services::ensure_all()?;
     shell::step("format", shell::cargo(&["fmt", "--all", "--", "--check"]))?;
-    shell::step(
-        "clippy",
-        shell::cargo(&[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )?;
+    shell::step("clippy", shell::cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     shell::step("tests", shell::cargo(&["test", "--workspace"]))?;
     shell::step_result("book", book::build())?;
     if with_selfcheck {

@@ -67,11 +67,7 @@ pub fn run(action: Action) -> anyhow::Result<()> {
         Action::Status => {
             for service in [POSTGRES, REDIS] {
                 let url = url_of(service);
-                let state = if reachable(&url) {
-                    "answers"
-                } else {
-                    "not reachable"
-                };
+                let state = if reachable(&url) { "answers" } else { "not reachable" };
                 println!("{:<10} {url}  {state}", service.name);
             }
             Ok(())
@@ -91,10 +87,7 @@ pub fn ensure_all() -> anyhow::Result<()> {
 }
 
 fn url_of(service: Service) -> String {
-    std::env::var(service.env)
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| service.default_url.to_string())
+    std::env::var(service.env).ok().filter(|u| !u.is_empty()).unwrap_or_else(|| service.default_url.to_string())
 }
 
 fn ensure(service: Service) -> anyhow::Result<String> {
@@ -103,10 +96,7 @@ fn ensure(service: Service) -> anyhow::Result<String> {
         eprintln!("xtask: {} answers at {url}", service.name);
         return Ok(url);
     }
-    eprintln!(
-        "xtask: {} is not reachable at {url}; starting one",
-        service.name
-    );
+    eprintln!("xtask: {} is not reachable at {url}; starting one", service.name);
     if docker_works() {
         let status = Command::new("docker")
             .args(["compose", "up", "-d", service.compose])
@@ -116,16 +106,9 @@ fn ensure(service: Service) -> anyhow::Result<String> {
         if status.success() && wait_until_reachable(&url, Duration::from_secs(60)) {
             return Ok(url);
         }
-        eprintln!(
-            "xtask: docker compose did not bring {} up; trying local binaries",
-            service.name
-        );
+        eprintln!("xtask: docker compose did not bring {} up; trying local binaries", service.name);
     }
-    let port = port_of(&url).unwrap_or(if service.env == "DATABASE_URL" {
-        5432
-    } else {
-        6379
-    });
+    let port = port_of(&url).unwrap_or(if service.env == "DATABASE_URL" { 5432 } else { 6379 });
     if !binaries_present(service) && can_install() {
         install(service)?;
     }
@@ -155,10 +138,7 @@ fn host_port(url: &str) -> Option<(String, u16)> {
     let authority = rest.split(['/', '?']).next()?;
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
     let (host, port) = host_port.rsplit_once(':')?;
-    Some((
-        host.trim_matches(['[', ']']).to_string(),
-        port.parse().ok()?,
-    ))
+    Some((host.trim_matches(['[', ']']).to_string(), port.parse().ok()?))
 }
 
 fn port_of(url: &str) -> Option<u16> {
@@ -172,9 +152,7 @@ fn reachable(url: &str) -> bool {
     let Ok(addrs) = (host.as_str(), port).to_socket_addrs() else {
         return false;
     };
-    addrs
-        .into_iter()
-        .any(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
+    addrs.into_iter().any(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
 }
 
 fn wait_until_reachable(url: &str, limit: Duration) -> bool {
@@ -190,12 +168,7 @@ fn wait_until_reachable(url: &str, limit: Duration) -> bool {
 
 /// A Docker engine answers (not only the client).
 fn docker_works() -> bool {
-    let Ok(mut child) = Command::new("docker")
-        .arg("info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-    else {
+    let Ok(mut child) = Command::new("docker").arg("info").stdout(Stdio::null()).stderr(Stdio::null()).spawn() else {
         return false;
     };
     let started = Instant::now();
@@ -213,17 +186,10 @@ fn postgres_bin(name: &str) -> Option<PathBuf> {
     if has(name) {
         return Some(PathBuf::from(name));
     }
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let mut versions: Vec<PathBuf> =
+        std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path()).collect();
     versions.sort();
-    versions
-        .into_iter()
-        .rev()
-        .map(|v| v.join("bin").join(name))
-        .find(|p| p.exists())
+    versions.into_iter().rev().map(|v| v.join("bin").join(name)).find(|p| p.exists())
 }
 
 fn binaries_present(service: Service) -> bool {
@@ -234,10 +200,7 @@ fn binaries_present(service: Service) -> bool {
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+    Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
 fn can_install() -> bool {
@@ -246,27 +209,14 @@ fn can_install() -> bool {
 
 fn install(service: Service) -> anyhow::Result<()> {
     eprintln!("xtask: installing {} with apt-get", service.package);
-    let update = Command::new("apt-get")
-        .args(["update", "-qq"])
-        .status()
-        .context("apt-get update")?;
+    let update = Command::new("apt-get").args(["update", "-qq"]).status().context("apt-get update")?;
     anyhow::ensure!(update.success(), "apt-get update failed");
     let status = Command::new("apt-get")
-        .args([
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            service.package,
-        ])
+        .args(["install", "-y", "-qq", "--no-install-recommends", service.package])
         .env("DEBIAN_FRONTEND", "noninteractive")
         .status()
         .context("apt-get install")?;
-    anyhow::ensure!(
-        status.success(),
-        "apt-get install {} failed",
-        service.package
-    );
+    anyhow::ensure!(status.success(), "apt-get install {} failed", service.package);
     Ok(())
 }
 
@@ -292,11 +242,7 @@ fn start_postgres(port: u16) -> anyhow::Result<()> {
     let pg_ctl = postgres_bin("pg_ctl").context("pg_ctl not found")?;
     std::fs::create_dir_all(&dir)?;
     if is_root() {
-        Command::new("chown")
-            .args(["-R", "postgres"])
-            .arg(&dir)
-            .status()
-            .context("chown")?;
+        Command::new("chown").args(["-R", "postgres"]).arg(&dir).status().context("chown")?;
     }
     if !data.join("PG_VERSION").exists() {
         let status = as_postgres_user(&initdb)
@@ -308,10 +254,7 @@ fn start_postgres(port: u16) -> anyhow::Result<()> {
             .context("initdb")?;
         anyhow::ensure!(status.success(), "initdb failed");
     }
-    let options = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-        dir.display()
-    );
+    let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", dir.display());
     let status = as_postgres_user(&pg_ctl)
         .arg("-D")
         .arg(&data)
@@ -321,11 +264,7 @@ fn start_postgres(port: u16) -> anyhow::Result<()> {
         .stdout(Stdio::null())
         .status()
         .context("pg_ctl start")?;
-    anyhow::ensure!(
-        status.success(),
-        "pg_ctl start failed; see {}",
-        dir.join("postgres.log").display()
-    );
+    anyhow::ensure!(status.success(), "pg_ctl start failed; see {}", dir.join("postgres.log").display());
     Ok(())
 }
 
@@ -353,11 +292,7 @@ fn start_redis(port: u16) -> anyhow::Result<()> {
         .arg(dir.join("redis.log"))
         .status()
         .context("redis-server")?;
-    anyhow::ensure!(
-        status.success(),
-        "redis-server failed; see {}",
-        dir.join("redis.log").display()
-    );
+    anyhow::ensure!(status.success(), "redis-server failed; see {}", dir.join("redis.log").display());
     Ok(())
 }
 
@@ -367,11 +302,8 @@ fn down() -> anyhow::Result<()> {
     if data.join("postmaster.pid").exists()
         && let Some(pg_ctl) = postgres_bin("pg_ctl")
     {
-        let status = as_postgres_user(&pg_ctl)
-            .arg("-D")
-            .arg(&data)
-            .args(["-m", "fast", "-w", "-t", "30", "stop"])
-            .status()?;
+        let status =
+            as_postgres_user(&pg_ctl).arg("-D").arg(&data).args(["-m", "fast", "-w", "-t", "30", "stop"]).status()?;
         eprintln!("xtask: throwaway PostgreSQL stopped ({status})");
     }
     let pidfile = services_dir("redis").join("redis.pid");
@@ -390,22 +322,10 @@ mod tests {
 
     #[test]
     fn urls_give_their_host_and_port() {
-        assert_eq!(
-            host_port(DEFAULT_DATABASE_URL),
-            Some(("127.0.0.1".into(), 5432))
-        );
-        assert_eq!(
-            host_port("redis://127.0.0.1:6379/0"),
-            Some(("127.0.0.1".into(), 6379))
-        );
-        assert_eq!(
-            host_port("postgres://u:p@db.local:6543"),
-            Some(("db.local".into(), 6543))
-        );
-        assert_eq!(
-            host_port("postgres://[::1]:5433/x"),
-            Some(("::1".into(), 5433))
-        );
+        assert_eq!(host_port(DEFAULT_DATABASE_URL), Some(("127.0.0.1".into(), 5432)));
+        assert_eq!(host_port("redis://127.0.0.1:6379/0"), Some(("127.0.0.1".into(), 6379)));
+        assert_eq!(host_port("postgres://u:p@db.local:6543"), Some(("db.local".into(), 6543)));
+        assert_eq!(host_port("postgres://[::1]:5433/x"), Some(("::1".into(), 5433)));
         assert_eq!(host_port("not a url"), None);
     }
 

@@ -7,10 +7,7 @@ use anyhow::Context;
 
 /// The kit's root folder.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the kit")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the kit").to_path_buf()
 }
 
 /// `cargo <args>` in the kit root.
@@ -26,9 +23,7 @@ pub fn cargo(args: &[&str]) -> Command {
 /// Runs a step, failing with its name.
 pub fn step(name: &str, mut command: Command) -> anyhow::Result<()> {
     eprintln!("xtask: {name}");
-    let status = command
-        .status()
-        .with_context(|| format!("starting {name}"))?;
+    let status = command.status().with_context(|| format!("starting {name}"))?;
     anyhow::ensure!(status.success(), "{name} failed ({status})");
     Ok(())
 }

@@ -34,10 +34,7 @@ pub fn run(lab: &str, target: &str, runs: usize, noise: bool) -> anyhow::Result<
         let points: Vec<String> = record["checks"]
             .as_array()
             .map(|checks| {
-                checks
-                    .iter()
-                    .map(|c| format!("{}={}", c["id"].as_str().unwrap_or("?"), c["points"]))
-                    .collect()
+                checks.iter().map(|c| format!("{}={}", c["id"].as_str().unwrap_or("?"), c["points"])).collect()
             })
             .unwrap_or_default();
         lines.push(format!("run {run}: {score} ({})", points.join(", ")));
@@ -57,10 +54,6 @@ pub fn run(lab: &str, target: &str, runs: usize, noise: bool) -> anyhow::Result<
         if noise { " with a busy core" } else { "" },
         max - min
     );
-    ensure!(
-        max - min <= MAX_SPREAD,
-        "score spread {:.1} is above {MAX_SPREAD}",
-        max - min
-    );
+    ensure!(max - min <= MAX_SPREAD, "score spread {:.1} is above {MAX_SPREAD}", max - min);
     Ok(())
 }

@@ -29,40 +29,23 @@ fn every_rust_file_opens_with_a_doc_comment() {
     assert!(files.len() > 20, "found only {} .rs files", files.len());
     let missing: Vec<String> = files
         .iter()
-        .filter(|path| {
-            !std::fs::read_to_string(path)
-                .unwrap_or_default()
-                .trim_start()
-                .starts_with("//!")
-        })
-        .map(|path| {
-            path.strip_prefix(root())
-                .unwrap_or(path)
-                .display()
-                .to_string()
-        })
+        .filter(|path| !std::fs::read_to_string(path).unwrap_or_default().trim_start().starts_with("//!"))
+        .map(|path| path.strip_prefix(root()).unwrap_or(path).display().to_string())
         .collect();
-    assert!(
-        missing.is_empty(),
-        "files without a //! opening comment: {missing:?}"
-    );
+    assert!(missing.is_empty(), "files without a //! opening comment: {missing:?}");
 }
 
 /// The starter begins as the frozen baseline: the same files, plus `// TODO:` lines.
 #[test]
 fn every_starter_is_its_baseline_plus_todo_lines() {
-    for lab in ["profiling"] {
+    for lab in ["profiling", "database"] {
         let baseline = root().join("labs").join(lab).join("baseline/src");
         let starter = root().join("exercises").join(lab).join("src");
         let mut files = Vec::new();
         rust_files(&baseline, &mut files);
         let mut starter_files = Vec::new();
         rust_files(&starter, &mut starter_files);
-        assert_eq!(
-            files.len(),
-            starter_files.len(),
-            "{lab}: the starter and the baseline have different files"
-        );
+        assert_eq!(files.len(), starter_files.len(), "{lab}: the starter and the baseline have different files");
         for file in files {
             let relative = file.strip_prefix(&baseline).expect("inside baseline");
             let strip = |path: &Path| -> Vec<String> {
@@ -85,20 +68,13 @@ fn every_starter_is_its_baseline_plus_todo_lines() {
 
 #[test]
 fn exercises_never_depend_on_solutions() {
-    for entry in std::fs::read_dir(root().join("exercises"))
-        .expect("exercises/")
-        .flatten()
-    {
+    for entry in std::fs::read_dir(root().join("exercises")).expect("exercises/").flatten() {
         let manifest = std::fs::read_to_string(entry.path().join("Cargo.toml")).unwrap_or_default();
         let parsed: toml::Table = toml::from_str(&manifest).expect("valid manifest");
         for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
             if let Some(deps) = parsed.get(section).and_then(|d| d.as_table()) {
                 for name in deps.keys() {
-                    assert!(
-                        !name.starts_with("solution"),
-                        "{} depends on {name}",
-                        entry.path().display()
-                    );
+                    assert!(!name.starts_with("solution"), "{} depends on {name}", entry.path().display());
                 }
             }
         }
@@ -110,12 +86,6 @@ fn ci_runs_the_test_command_the_readme_gives() {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
     let ci = std::fs::read_to_string(root().join(".ci/run")).expect(".ci/run");
     let command = "cargo xtask test";
-    assert!(
-        readme.contains(command),
-        "README.md does not give `{command}`"
-    );
-    assert!(
-        ci.lines().any(|line| line.trim() == command),
-        ".ci/run does not run `{command}` on a line of its own"
-    );
+    assert!(readme.contains(command), "README.md does not give `{command}`");
+    assert!(ci.lines().any(|line| line.trim() == command), ".ci/run does not run `{command}` on a line of its own");
 }

@@ -9,13 +9,7 @@
 //! ```
 
 fn endpoints(c: &mut criterion::Criterion) {
-    lab_profiling::bench::endpoints(
-        c,
-        &[
-            ("baseline", baseline_profiling::app),
-            ("yours", exercise_profiling::app),
-        ],
-    );
+    lab_profiling::bench::endpoints(c, &[("baseline", baseline_profiling::app), ("yours", exercise_profiling::app)]);
 }
 
 criterion::criterion_group! {

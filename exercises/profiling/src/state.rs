@@ -25,13 +25,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(data: Dataset) -> AppState {
-        let store = Store {
-            products: data.products,
-            sales: data.sales,
-            recent: Vec::new(),
-        };
-        AppState {
-            store: Arc::new(Mutex::new(store)),
-        }
+        let store = Store { products: data.products, sales: data.sales, recent: Vec::new() };
+        AppState { store: Arc::new(Mutex::new(store)) }
     }
 }

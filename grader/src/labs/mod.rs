@@ -1,6 +1,7 @@
 //! What each lab measures. Every lab returns a [`LabRecord`]; a failure of
 //! the target becomes a reason in that record, never an early exit.
 
+pub mod database;
 pub mod profiling;
 
 use std::time::Instant;
@@ -25,11 +26,8 @@ pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRe
     let started = Instant::now();
     let mut record = match rubric.lab.as_str() {
         "profiling" => profiling::grade(ctx, rubric, target).await,
-        other => not_graded(
-            rubric,
-            target,
-            format!("the grader has no method for lab {other} yet"),
-        ),
+        "database" => database::grade(ctx, rubric, target).await,
+        other => not_graded(rubric, target, format!("the grader has no method for lab {other} yet")),
     };
     record.seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     record
@@ -50,21 +48,13 @@ pub fn score(rubric: &Rubric, target: &Target, findings: Findings) -> LabRecord 
     for spec in &rubric.checks {
         let check = match spec.kind {
             CheckKind::Gate => match &findings.gate {
-                Some(Ok(evidence)) => pass(
-                    spec.id.clone(),
-                    &spec.title,
-                    spec.points,
-                    spec.points,
-                    evidence.clone(),
-                ),
+                Some(Ok(evidence)) => pass(spec.id.clone(), &spec.title, spec.points, spec.points, evidence.clone()),
                 Some(Err(evidence)) => fail(spec, evidence.clone()),
                 None => fail(spec, "not run".into()),
             },
-            CheckKind::Measured if gate_failed => fail(
-                spec,
-                "no points: the answers differ from the baseline's (see the correctness check)"
-                    .into(),
-            ),
+            CheckKind::Measured if gate_failed => {
+                fail(spec, "no points: the answers differ from the baseline's (see the correctness check)".into())
+            }
             CheckKind::Measured => {
                 let id = spec.measurement.as_deref().unwrap_or_default();
                 let curve = spec.curve.expect("validated: measured checks have a curve");
@@ -114,11 +104,7 @@ pub fn score(rubric: &Rubric, target: &Target, findings: Findings) -> LabRecord 
 
 /// A record with every check failed for one reason.
 pub fn unscored(rubric: &Rubric, target: &Target, status: Status, reason: String) -> LabRecord {
-    let checks = rubric
-        .checks
-        .iter()
-        .map(|spec| fail(spec, reason.clone()))
-        .collect();
+    let checks = rubric.checks.iter().map(|spec| fail(spec, reason.clone())).collect();
     LabRecord {
         lab: rubric.lab.clone(),
         title: rubric.title.clone(),
@@ -138,14 +124,7 @@ pub fn not_graded(rubric: &Rubric, target: &Target, reason: String) -> LabRecord
 }
 
 fn pass(id: String, title: &str, points: f64, max: f64, evidence: String) -> Check {
-    Check {
-        id,
-        title: title.to_string(),
-        passed: true,
-        points,
-        max_points: max,
-        evidence,
-    }
+    Check { id, title: title.to_string(), passed: true, points, max_points: max, evidence }
 }
 
 fn fail(spec: &crate::rubric::CheckSpec, evidence: String) -> Check {

@@ -24,11 +24,7 @@ enum Stop {
 
 impl Stop {
     fn of(is_baseline: bool, err: RunError) -> Stop {
-        if is_baseline {
-            Stop::Baseline(err.to_string())
-        } else {
-            Stop::Target(err)
-        }
+        if is_baseline { Stop::Baseline(err.to_string()) } else { Stop::Target(err) }
     }
 }
 
@@ -36,12 +32,7 @@ pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRe
     let baseline = match build::build(ctx.kit, rubric, &Target::Baseline, ctx.progress).await {
         Ok(binaries) => binaries,
         Err(err) => {
-            return unscored(
-                rubric,
-                target,
-                Status::Failed,
-                format!("the kit's baseline {err}"),
-            );
+            return unscored(rubric, target, Status::Failed, format!("the kit's baseline {err}"));
         }
     };
     let candidate = match target {
@@ -57,15 +48,8 @@ pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRe
     };
     match measure_all(ctx, rubric, &baseline, &candidate).await {
         Ok(findings) => score(rubric, target, findings),
-        Err(Stop::Target(err)) => {
-            unscored(rubric, target, Status::Failed, format!("the target {err}"))
-        }
-        Err(Stop::Baseline(err)) => unscored(
-            rubric,
-            target,
-            Status::Failed,
-            format!("the kit's baseline {err}"),
-        ),
+        Err(Stop::Target(err)) => unscored(rubric, target, Status::Failed, format!("the target {err}")),
+        Err(Stop::Baseline(err)) => unscored(rubric, target, Status::Failed, format!("the kit's baseline {err}")),
     }
 }
 
@@ -75,45 +59,28 @@ async fn measure_all(
     baseline: &build::Binaries,
     target: &build::Binaries,
 ) -> Result<Findings, Stop> {
-    let setting = |key: &str| {
-        rubric
-            .workload_usize(key)
-            .map_err(|err| Stop::Baseline(format!("{err:#}")))
-    };
-    let size = rubric
-        .workload_str("size")
-        .map_err(|err| Stop::Baseline(format!("{err:#}")))?;
+    let setting = |key: &str| rubric.workload_usize(key).map_err(|err| Stop::Baseline(format!("{err:#}")));
+    let size = rubric.workload_str("size").map_err(|err| Stop::Baseline(format!("{err:#}")))?;
     let data = data_args(ctx.seed, &size);
     let mut findings = Findings::default();
 
-    ctx.progress
-        .phase(format!("comparing answers on seed {}", ctx.seed));
+    ctx.progress.phase(format!("comparing answers on seed {}", ctx.seed));
     let mut compared = 0;
     for (workload, key) in [("cpu", "gate_cpu_requests"), ("leak", "gate_leak_requests")] {
-        let (count, difference) =
-            measure::gate(&baseline.main, &target.main, &data, workload, setting(key)?)
-                .await
-                .map_err(|(is_baseline, err)| Stop::of(is_baseline, err))?;
+        let (count, difference) = measure::gate(&baseline.main, &target.main, &data, workload, setting(key)?)
+            .await
+            .map_err(|(is_baseline, err)| Stop::of(is_baseline, err))?;
         compared += count;
         if let Some(difference) = difference {
             findings.gate = Some(Err(difference.to_string()));
             return Ok(findings);
         }
     }
-    findings.gate = Some(Ok(format!(
-        "{compared} answers equal the baseline's on seed {}",
-        ctx.seed
-    )));
+    findings.gate = Some(Ok(format!("{compared} answers equal the baseline's on seed {}", ctx.seed)));
 
-    findings
-        .measurements
-        .push(cpu(ctx, rubric, baseline, target, &data).await?);
-    findings
-        .measurements
-        .extend(heap(ctx, rubric, baseline, target, &data).await?);
-    findings
-        .measurements
-        .push(latency(ctx, rubric, baseline, target, &data).await?);
+    findings.measurements.push(cpu(ctx, rubric, baseline, target, &data).await?);
+    findings.measurements.extend(heap(ctx, rubric, baseline, target, &data).await?);
+    findings.measurements.push(latency(ctx, rubric, baseline, target, &data).await?);
     Ok(findings)
 }
 
@@ -146,13 +113,9 @@ async fn cpu(
     target: &build::Binaries,
     data: &[String],
 ) -> Result<Measurement, Stop> {
-    let requests = rubric
-        .workload_usize("cpu_requests")
-        .map_err(|e| Stop::Baseline(format!("{e:#}")))?;
+    let requests = rubric.workload_usize("cpu_requests").map_err(|e| Stop::Baseline(format!("{e:#}")))?;
     if ctx.valgrind.is_some() {
-        ctx.progress.phase(format!(
-            "counting instructions with callgrind ({requests} requests)"
-        ));
+        ctx.progress.phase(format!("counting instructions with callgrind ({requests} requests)"));
         let (base, tgt) = tokio::join!(
             measure::callgrind_per_request(&baseline.main, data, requests),
             measure::callgrind_per_request(&target.main, data, requests)
@@ -170,12 +133,8 @@ async fn cpu(
             1,
         ));
     }
-    let rounds = rubric
-        .workload_usize("wall_rounds")
-        .map_err(|e| Stop::Baseline(format!("{e:#}")))?;
-    ctx.progress.phase(format!(
-        "timing {rounds} interleaved rounds (valgrind not found)"
-    ));
+    let rounds = rubric.workload_usize("wall_rounds").map_err(|e| Stop::Baseline(format!("{e:#}")))?;
+    ctx.progress.phase(format!("timing {rounds} interleaved rounds (valgrind not found)"));
     let (base, tgt) = measure::wall_rounds(&baseline.main, &target.main, data, requests, rounds)
         .await
         .map_err(|(is_baseline, err)| Stop::of(is_baseline, err))?;
@@ -198,27 +157,21 @@ async fn heap(
     target: &build::Binaries,
     data: &[String],
 ) -> Result<Vec<Measurement>, Stop> {
-    let get = |key: &str| {
-        rubric
-            .workload_usize(key)
-            .map_err(|e| Stop::Baseline(format!("{e:#}")))
-    };
-    let (requests, warmup, leak) = (
-        get("heap_requests")?,
-        get("leak_warmup")?,
-        get("leak_requests")?,
-    );
+    let get = |key: &str| rubric.workload_usize(key).map_err(|e| Stop::Baseline(format!("{e:#}")));
+    let (requests, warmup, leak) = (get("heap_requests")?, get("leak_warmup")?, get("leak_requests")?);
     ctx.progress.phase("counting allocations with dhat");
+    let missing = || Stop::Baseline("lab has no -heap driver".into());
+    let base_heap = baseline.heap.as_ref().ok_or_else(missing)?;
+    let target_heap = target.heap.as_ref().ok_or_else(missing)?;
     let (base, tgt) = tokio::join!(
-        measure::heap(&baseline.heap, data, requests, warmup, leak),
-        measure::heap(&target.heap, data, requests, warmup, leak)
+        measure::heap(base_heap, data, requests, warmup, leak),
+        measure::heap(target_heap, data, requests, warmup, leak)
     );
     let base = base.map_err(|e| Stop::of(true, e))?;
     let tgt = tgt.map_err(|e| Stop::of(false, e))?;
     let blocks = base.blocks_per_request / tgt.blocks_per_request.max(1.0);
     // A target that keeps nothing has no ratio worth dividing by: floor at one byte.
-    let retained =
-        base.retained_bytes_per_request.max(0.0) / tgt.retained_bytes_per_request.max(1.0);
+    let retained = base.retained_bytes_per_request.max(0.0) / tgt.retained_bytes_per_request.max(1.0);
     Ok(vec![
         measurement(
             "allocations_per_request",
@@ -248,24 +201,14 @@ async fn latency(
     target: &build::Binaries,
     data: &[String],
 ) -> Result<Measurement, Stop> {
-    let get = |key: &str| {
-        rubric
-            .workload_usize(key)
-            .map_err(|e| Stop::Baseline(format!("{e:#}")))
-    };
-    let (rounds, requests, concurrency) = (
-        get("load_rounds")?,
-        get("load_requests")?,
-        get("load_concurrency")?,
-    );
+    let get = |key: &str| rubric.workload_usize(key).map_err(|e| Stop::Baseline(format!("{e:#}")));
+    let (rounds, requests, concurrency) = (get("load_rounds")?, get("load_requests")?, get("load_concurrency")?);
     let run = load_rounds(ctx, baseline, target, data, rounds, requests, concurrency).await?;
     let (base, tgt): (Vec<f64>, Vec<f64>) = run.into_iter().unzip();
     Ok(measurement(
         "p99_under_load",
         "ms",
-        format!(
-            "p99 of {requests} requests at concurrency {concurrency}, {rounds} interleaved rounds on loopback"
-        ),
+        format!("p99 of {requests} requests at concurrency {concurrency}, {rounds} interleaved rounds on loopback"),
         crate::stats::median(&base),
         crate::stats::median(&tgt),
         median_interval(&pairwise_ratios(&base, &tgt)),
@@ -274,33 +217,20 @@ async fn latency(
 }
 
 /// Workload requests as the trusted baseline driver generates them.
-pub async fn load_requests(
-    binary: &std::path::Path,
-    data: &[String],
-    n: usize,
-) -> Result<Vec<WireReq>, RunError> {
+pub async fn load_requests(binary: &std::path::Path, data: &[String], n: usize) -> Result<Vec<WireReq>, RunError> {
     let mut command = Command::new(binary);
-    command
-        .arg("requests")
-        .args(data)
-        .args(["--workload", "load", "--requests", &n.to_string()]);
+    command.arg("requests").args(data).args(["--workload", "load", "--requests", &n.to_string()]);
     let output = process::run(command, measure::RUN_LIMIT).await?;
     output
         .stdout
         .lines()
-        .map(|line| {
-            serde_json::from_str(line)
-                .map_err(|err| RunError::Failed(format!("bad workload line: {err}")))
-        })
+        .map(|line| serde_json::from_str(line).map_err(|err| RunError::Failed(format!("bad workload line: {err}"))))
         .collect()
 }
 
 pub async fn start(binary: &std::path::Path, data: &[String]) -> Result<process::Server, RunError> {
     let mut command = Command::new(binary);
-    command
-        .arg("serve")
-        .args(data)
-        .args(["--addr", "127.0.0.1:0"]);
+    command.arg("serve").args(data).args(["--addr", "127.0.0.1:0"]);
     process::serve(command, Duration::from_secs(60)).await
 }
 
@@ -314,19 +244,10 @@ async fn load_rounds(
     requests: usize,
     concurrency: usize,
 ) -> Result<Vec<(f64, f64)>, Stop> {
-    ctx.progress
-        .phase("starting both services for the load test");
-    let list = Arc::new(
-        load_requests(&baseline.main, data, requests)
-            .await
-            .map_err(|e| Stop::of(true, e))?,
-    );
-    let base_server = start(&baseline.main, data)
-        .await
-        .map_err(|e| Stop::of(true, e))?;
-    let target_server = start(&target.main, data)
-        .await
-        .map_err(|e| Stop::of(false, e))?;
+    ctx.progress.phase("starting both services for the load test");
+    let list = Arc::new(load_requests(&baseline.main, data, requests).await.map_err(|e| Stop::of(true, e))?);
+    let base_server = start(&baseline.main, data).await.map_err(|e| Stop::of(true, e))?;
+    let target_server = start(&target.main, data).await.map_err(|e| Stop::of(false, e))?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
@@ -341,10 +262,8 @@ async fn load_rounds(
     one(target_server.url.clone(), concurrency * 2).await;
     let mut pairs = Vec::with_capacity(rounds);
     for round in 0..rounds {
-        ctx.progress.phase(format!(
-            "load round {}/{rounds}: {requests} requests at concurrency {concurrency}",
-            round + 1
-        ));
+        ctx.progress
+            .phase(format!("load round {}/{rounds}: {requests} requests at concurrency {concurrency}", round + 1));
         let (base, tgt) = if round % 2 == 0 {
             let base = one(base_server.url.clone(), requests).await;
             (base, one(target_server.url.clone(), requests).await)

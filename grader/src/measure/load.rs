@@ -63,12 +63,7 @@ pub async fn closed_loop(
     let deadline = started + limit;
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency.max(1) {
-        let (client, base_url, requests, next) = (
-            client.clone(),
-            base_url.to_string(),
-            requests.clone(),
-            next.clone(),
-        );
+        let (client, base_url, requests, next) = (client.clone(), base_url.to_string(), requests.clone(), next.clone());
         workers.push(tokio::spawn(async move {
             let mut latencies = histogram();
             let (mut sent, mut errors) = (0, 0);
@@ -80,9 +75,7 @@ pub async fn closed_loop(
                 let req = &requests[i % requests.len()];
                 let url = format!("{base_url}{}", req.uri);
                 let builder = match req.method.as_str() {
-                    "POST" => client
-                        .post(url)
-                        .json(req.body.as_ref().unwrap_or(&serde_json::Value::Null)),
+                    "POST" => client.post(url).json(req.body.as_ref().unwrap_or(&serde_json::Value::Null)),
                     _ => client.get(url),
                 };
                 let sent_at = Instant::now();
@@ -112,12 +105,7 @@ pub async fn closed_loop(
             errors += e;
         }
     }
-    LoadResult {
-        sent,
-        errors,
-        elapsed: started.elapsed(),
-        histogram: merged,
-    }
+    LoadResult { sent, errors, elapsed: started.elapsed(), histogram: merged }
 }
 
 #[cfg(test)]
@@ -127,39 +115,18 @@ mod tests {
 
     #[tokio::test]
     async fn the_load_stops_at_its_request_count_and_records_each_latency() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let app = axum::Router::new()
             .route("/ok", get(|| async { "ok" }))
-            .route(
-                "/boom",
-                get(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "no") }),
-            );
+            .route("/boom", get(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "no") }));
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
         let requests = Arc::new(vec![
-            WireReq {
-                method: "GET".into(),
-                uri: "/ok".into(),
-                body: None,
-            },
-            WireReq {
-                method: "GET".into(),
-                uri: "/boom".into(),
-                body: None,
-            },
+            WireReq { method: "GET".into(), uri: "/ok".into(), body: None },
+            WireReq { method: "GET".into(), uri: "/boom".into(), body: None },
         ]);
         let client = reqwest::Client::new();
-        let result = closed_loop(
-            &client,
-            &format!("http://{addr}"),
-            requests,
-            50,
-            4,
-            Duration::from_secs(30),
-        )
-        .await;
+        let result = closed_loop(&client, &format!("http://{addr}"), requests, 50, 4, Duration::from_secs(30)).await;
         assert_eq!(result.sent, 50);
         assert_eq!(result.errors, 25);
         assert_eq!(result.histogram.len(), 50);

@@ -85,20 +85,11 @@ impl ApiError {
                      2026-03-14T10:22:05Z;SKU-00042;north;C000421;3;15 (quantity 1-99, discount 0-50)"
                 ),
             ),
-            ApiError::UnknownSku { line, sku } => (
-                "unknown_sku",
-                format!("line {line}: no product with sku {sku}"),
-            ),
-            ApiError::BatchSize(n) => (
-                "invalid_body",
-                format!("lines must hold 1 to {MAX_BATCH} sale lines, got {n}"),
-            ),
+            ApiError::UnknownSku { line, sku } => ("unknown_sku", format!("line {line}: no product with sku {sku}")),
+            ApiError::BatchSize(n) => ("invalid_body", format!("lines must hold 1 to {MAX_BATCH} sale lines, got {n}")),
             ApiError::NotFound(message) => ("not_found", message.clone()),
         };
-        ErrorBody {
-            error: error.into(),
-            message,
-        }
+        ErrorBody { error: error.into(), message }
     }
 }
 
@@ -128,10 +119,7 @@ where
 }
 
 fn rejection_error(rejection: JsonRejection) -> ApiError {
-    ApiError::InvalidBody {
-        status: rejection.status(),
-        message: rejection.body_text(),
-    }
+    ApiError::InvalidBody { status: rejection.status(), message: rejection.body_text() }
 }
 
 /// Validated report parameters.
@@ -171,17 +159,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ReportParams {
         let from = parse_day("from", raw.from.as_deref(), year_start)?;
         let to = parse_day("to", raw.to.as_deref(), year_end)?;
         if from > to {
-            return Err(ApiError::InvalidQuery(format!(
-                "from ({from}) is after to ({to})"
-            )));
+            return Err(ApiError::InvalidQuery(format!("from ({from}) is after to ({to})")));
         }
         let region = match raw.region.as_deref() {
             None | Some("all") => None,
             Some(name) => Some(REGIONS.iter().position(|r| *r == name).ok_or_else(|| {
-                ApiError::InvalidQuery(format!(
-                    "region must be all or one of {}, got {name:?}",
-                    REGIONS.join(", ")
-                ))
+                ApiError::InvalidQuery(format!("region must be all or one of {}, got {name:?}", REGIONS.join(", ")))
             })?),
         };
         let limit = match raw.limit.as_deref() {
@@ -195,12 +178,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ReportParams {
                 }
             },
         };
-        Ok(ReportParams {
-            from,
-            to,
-            region,
-            limit,
-        })
+        Ok(ReportParams { from, to, region, limit })
     }
 }
 
@@ -208,9 +186,7 @@ fn parse_day(name: &str, text: Option<&str>, default: Date) -> Result<Date, ApiE
     let Some(text) = text else { return Ok(default) };
     match Date::parse(text, format_description!("[year]-[month]-[day]")) {
         Ok(date) if date.year() == YEAR => Ok(date),
-        _ => Err(ApiError::InvalidQuery(format!(
-            "{name} must be a day of {YEAR} like 2026-03-14, got {text:?}"
-        ))),
+        _ => Err(ApiError::InvalidQuery(format!("{name} must be a day of {YEAR} like 2026-03-14, got {text:?}"))),
     }
 }
 

@@ -24,25 +24,13 @@ pub fn config() -> Criterion {
 
 /// One benchmark group per endpoint, one bench per `(name, app)`.
 pub fn endpoints(c: &mut Criterion, implementations: &[(&str, AppFn)]) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let data = Dataset::generate(1, Size::Medium);
     let sku = data.products[0].sku.clone();
     let requests = [
-        (
-            "top_products",
-            Req::get("/reports/top-products?from=2026-03-01&to=2026-04-30&limit=10"),
-        ),
-        (
-            "customers",
-            Req::get("/reports/customers?from=2026-03-01&to=2026-04-30&region=north"),
-        ),
-        (
-            "daily",
-            Req::get("/reports/daily?from=2026-03-01&to=2026-04-30"),
-        ),
+        ("top_products", Req::get("/reports/top-products?from=2026-03-01&to=2026-04-30&limit=10")),
+        ("customers", Req::get("/reports/customers?from=2026-03-01&to=2026-04-30&region=north")),
+        ("daily", Req::get("/reports/daily?from=2026-03-01&to=2026-04-30")),
         ("product", Req::get(format!("/products/{sku}"))),
     ];
     for (endpoint, req) in &requests {

@@ -19,10 +19,7 @@ use crate::data::Dataset;
 use crate::workload;
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
 }
 
 /// Sends `reqs` in order to a fresh service built from `data`.
@@ -56,11 +53,7 @@ pub fn assert_same_answers(target: &[Exchange], reference: &[Exchange]) {
 /// Every endpoint, writes and refusals included, on three fresh seeds.
 pub fn answers_match_the_reference_on_fresh_seeds(target: AppFn, reference: AppFn) {
     for seed in [11, 23, 47] {
-        for (kind, n) in [
-            (Workload::Cpu, 80),
-            (Workload::Leak, 24),
-            (Workload::Load, 40),
-        ] {
+        for (kind, n) in [(Workload::Cpu, 80), (Workload::Leak, 24), (Workload::Load, 40)] {
             let data = Dataset::generate(seed, Size::Tiny);
             let reqs = workload::generate(kind, seed, &data, n);
             let want = exchanges(reference, data.clone(), &reqs);
@@ -79,13 +72,7 @@ pub fn report_bodies_match_the_snapshots(target: AppFn) {
     ];
     let got = exchanges(target, Dataset::generate(1, Size::Tiny), &reqs);
     for exchange in &got {
-        assert_eq!(
-            exchange.status,
-            200,
-            "{}: {}",
-            exchange.req.label(),
-            exchange.body
-        );
+        assert_eq!(exchange.status, 200, "{}: {}", exchange.req.label(), exchange.body);
     }
     insta::assert_json_snapshot!("top_products", got[0].body);
     insta::assert_json_snapshot!("customers", got[1].body);
@@ -96,14 +83,7 @@ pub fn report_bodies_match_the_snapshots(target: AppFn) {
 pub fn products_are_found_by_sku_and_unknown_ones_are_a_json_404(target: AppFn) {
     let data = Dataset::generate(1, Size::Tiny);
     let sku = data.products[0].sku.clone();
-    let got = exchanges(
-        target,
-        data,
-        &[
-            Req::get(format!("/products/{sku}")),
-            Req::get("/products/SKU-00000"),
-        ],
-    );
+    let got = exchanges(target, data, &[Req::get(format!("/products/{sku}")), Req::get("/products/SKU-00000")]);
     assert_eq!(got[0].status, 200);
     assert_eq!(got[0].body["sku"], json!(sku));
     assert_eq!(got[1].status, 404);
@@ -123,26 +103,12 @@ pub fn bad_report_parameters_are_a_json_400(target: AppFn) {
         "/reports/top-products?limit=ten",
         "/reports/customers?region=mars",
     ];
-    let got = exchanges(
-        target,
-        Dataset::generate(1, Size::Tiny),
-        &uris.iter().map(|uri| Req::get(*uri)).collect::<Vec<_>>(),
-    );
+    let got =
+        exchanges(target, Dataset::generate(1, Size::Tiny), &uris.iter().map(|uri| Req::get(*uri)).collect::<Vec<_>>());
     let mut errors = Vec::new();
     for exchange in &got {
-        assert_eq!(
-            exchange.status,
-            400,
-            "{} gave {}",
-            exchange.req.label(),
-            exchange.body
-        );
-        assert_eq!(
-            exchange.body["error"],
-            json!("invalid_query"),
-            "{}",
-            exchange.req.label()
-        );
+        assert_eq!(exchange.status, 400, "{} gave {}", exchange.req.label(), exchange.body);
+        assert_eq!(exchange.body["error"], json!("invalid_query"), "{}", exchange.req.label());
         errors.push(json!({ "request": exchange.req.label(), "body": exchange.body }));
     }
     insta::assert_json_snapshot!("bad_report_parameters", errors);
@@ -155,18 +121,9 @@ pub fn a_batch_with_a_bad_line_is_refused_whole(target: AppFn) {
     let good = format!("2026-06-01T08:00:00Z;{sku};west;C000001;2;0");
     let reqs = [
         Req::get("/reports/daily?from=2026-06-01&to=2026-06-01"),
-        Req::post(
-            "/sales",
-            json!({ "lines": [good, good.replace("2026-06-01", "2026-06-31")] }),
-        ),
-        Req::post(
-            "/sales",
-            json!({ "lines": [good, good.replace(&sku, "SKU-00000")] }),
-        ),
-        Req::post(
-            "/sales",
-            json!({ "lines": [good, good.replace(";2;0", ";2;60")] }),
-        ),
+        Req::post("/sales", json!({ "lines": [good, good.replace("2026-06-01", "2026-06-31")] })),
+        Req::post("/sales", json!({ "lines": [good, good.replace(&sku, "SKU-00000")] })),
+        Req::post("/sales", json!({ "lines": [good, good.replace(";2;0", ";2;60")] })),
         Req::post("/sales", json!({ "lines": [] })),
         Req::post("/sales", json!({ "rows": [good] })),
         Req::get("/reports/daily?from=2026-06-01&to=2026-06-01"),
@@ -177,24 +134,11 @@ pub fn a_batch_with_a_bad_line_is_refused_whole(target: AppFn) {
         .map(|exchange| json!({ "request": exchange.req.label(), "status": exchange.status, "body": exchange.body }))
         .collect();
     for exchange in &got[1..6] {
-        assert!(
-            (400..500).contains(&exchange.status),
-            "{} gave {}",
-            exchange.req.label(),
-            exchange.status
-        );
-        assert!(
-            exchange.body["error"].is_string(),
-            "{} body {}",
-            exchange.req.label(),
-            exchange.body
-        );
+        assert!((400..500).contains(&exchange.status), "{} gave {}", exchange.req.label(), exchange.status);
+        assert!(exchange.body["error"].is_string(), "{} body {}", exchange.req.label(), exchange.body);
     }
     assert_eq!(got[2].status, 422);
-    assert_eq!(
-        got[0].body, got[6].body,
-        "a refused batch changed the daily report"
-    );
+    assert_eq!(got[0].body, got[6].body, "a refused batch changed the daily report");
     insta::assert_json_snapshot!("refused_batches", refusals);
 }
 
@@ -214,12 +158,8 @@ pub fn ingested_sales_show_up_in_reports(target: AppFn) {
     assert_eq!(got[1].status, 201, "{}", got[1].body);
     assert_eq!(got[1].body["accepted"], json!(2));
     assert_eq!(got[1].body["total_sales"], json!(data.sales.len() + 2));
-    let orders = |body: &Value| {
-        body["days"]
-            .as_array()
-            .and_then(|d| d.first())
-            .map_or(0, |d| d["orders"].as_u64().unwrap_or(0))
-    };
+    let orders =
+        |body: &Value| body["days"].as_array().and_then(|d| d.first()).map_or(0, |d| d["orders"].as_u64().unwrap_or(0));
     assert_eq!(orders(&got[2].body), orders(&got[0].body) + 2);
     let top = &got[3].body["top"][0];
     assert_eq!(top["customer"], json!("C999999"));
@@ -229,13 +169,8 @@ pub fn ingested_sales_show_up_in_reports(target: AppFn) {
 /// `GET /reports/recent` lists the last ten reports served, newest first.
 pub fn recent_lists_the_last_ten_reports_newest_first(target: AppFn) {
     let data = Dataset::generate(1, Size::Tiny);
-    let mut reqs: Vec<Req> = (1..=12)
-        .map(|d| {
-            Req::get(format!(
-                "/reports/daily?from=2026-01-{d:02}&to=2026-01-{d:02}"
-            ))
-        })
-        .collect();
+    let mut reqs: Vec<Req> =
+        (1..=12).map(|d| Req::get(format!("/reports/daily?from=2026-01-{d:02}&to=2026-01-{d:02}"))).collect();
     reqs.push(Req::get("/reports/recent"));
     let got = exchanges(target, data, &reqs);
     let listed: Vec<&str> = got[12].body["reports"]
@@ -244,46 +179,27 @@ pub fn recent_lists_the_last_ten_reports_newest_first(target: AppFn) {
         .iter()
         .map(|r| r["path"].as_str().unwrap_or_default())
         .collect();
-    let expected: Vec<String> = (3..=12)
-        .rev()
-        .map(|d| format!("/reports/daily?from=2026-01-{d:02}&to=2026-01-{d:02}"))
-        .collect();
+    let expected: Vec<String> =
+        (3..=12).rev().map(|d| format!("/reports/daily?from=2026-01-{d:02}&to=2026-01-{d:02}")).collect();
     assert_eq!(listed, expected);
-    let bytes = got[12].body["reports"][0]["bytes"]
-        .as_u64()
-        .unwrap_or_default();
+    let bytes = got[12].body["reports"][0]["bytes"].as_u64().unwrap_or_default();
     assert_eq!(bytes as usize, got[11].body.to_string().len());
 }
 
 /// The service answers real HTTP on loopback, as the load test sends it.
 pub fn serves_real_http_on_loopback(target: AppFn) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().expect("local address");
         let router = target(Dataset::generate(1, Size::Tiny));
         let server = tokio::spawn(async move { axum::serve(listener, router).await });
         let client = reqwest::Client::new();
-        let health: Value = client
-            .get(format!("http://{addr}/health"))
-            .send()
-            .await
-            .expect("GET /health")
-            .json()
-            .await
-            .expect("JSON");
+        let health: Value =
+            client.get(format!("http://{addr}/health")).send().await.expect("GET /health").json().await.expect("JSON");
         assert_eq!(health, json!({ "status": "ok" }));
-        let response = client
-            .get(format!("http://{addr}/reports/top-products?limit=3"))
-            .send()
-            .await
-            .expect("GET top-products");
+        let response =
+            client.get(format!("http://{addr}/reports/top-products?limit=3")).send().await.expect("GET top-products");
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.expect("JSON");
         assert_eq!(body["products"].as_array().map(Vec::len), Some(3));

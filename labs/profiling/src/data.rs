@@ -22,16 +22,11 @@ pub const REGIONS: [&str; 5] = ["north", "south", "east", "west", "central"];
 /// The year every sale falls in.
 pub const YEAR: i32 = 2026;
 
-const CATEGORIES: [&str; 8] = [
-    "kitchen", "garden", "office", "toys", "outdoor", "audio", "books", "tools",
-];
-const ADJECTIVES: [&str; 12] = [
-    "Blue", "Compact", "Deluxe", "Eco", "Folding", "Heavy", "Mini", "Quiet", "Retro", "Smart",
-    "Steel", "Travel",
-];
+const CATEGORIES: [&str; 8] = ["kitchen", "garden", "office", "toys", "outdoor", "audio", "books", "tools"];
+const ADJECTIVES: [&str; 12] =
+    ["Blue", "Compact", "Deluxe", "Eco", "Folding", "Heavy", "Mini", "Quiet", "Retro", "Smart", "Steel", "Travel"];
 const NOUNS: [&str; 12] = [
-    "Kettle", "Lamp", "Chair", "Speaker", "Drill", "Notebook", "Tent", "Blender", "Puzzle",
-    "Backpack", "Rake", "Clock",
+    "Kettle", "Lamp", "Chair", "Speaker", "Drill", "Notebook", "Tent", "Blender", "Puzzle", "Backpack", "Rake", "Clock",
 ];
 
 /// A catalogue entry.
@@ -61,21 +56,9 @@ struct Shape {
 
 fn shape(size: Size) -> Shape {
     match size {
-        Size::Tiny => Shape {
-            products: 24,
-            customers: 40,
-            sales: 400,
-        },
-        Size::Medium => Shape {
-            products: 300,
-            customers: 1_500,
-            sales: 5_000,
-        },
-        Size::Large => Shape {
-            products: 1_500,
-            customers: 8_000,
-            sales: 40_000,
-        },
+        Size::Tiny => Shape { products: 24, customers: 40, sales: 400 },
+        Size::Medium => Shape { products: 300, customers: 1_500, sales: 5_000 },
+        Size::Large => Shape { products: 1_500, customers: 8_000, sales: 40_000 },
     }
 }
 
@@ -104,9 +87,7 @@ impl Dataset {
         // Popular products first in draw order, so the skew below is not by sku.
         products.shuffle(&mut rng);
 
-        let mut seconds: Vec<u32> = (0..shape.sales)
-            .map(|_| rng.random_range(0..365 * 86_400))
-            .collect();
+        let mut seconds: Vec<u32> = (0..shape.sales).map(|_| rng.random_range(0..365 * 86_400)).collect();
         seconds.sort_unstable();
         let sales = seconds
             .into_iter()
@@ -121,36 +102,17 @@ impl Dataset {
                 let region = REGIONS[rng.random_range(0..REGIONS.len())];
                 let quantity = 1 + pick(&mut rng, 5);
                 let discount = [0, 0, 0, 5, 10, 15, 20][rng.random_range(0..7)];
-                sale_line(
-                    second,
-                    &product.sku,
-                    region,
-                    customer,
-                    quantity as u32,
-                    discount,
-                )
+                sale_line(second, &product.sku, region, customer, quantity as u32, discount)
             })
             .collect();
 
-        Dataset {
-            products,
-            sales,
-            customers: shape.customers,
-        }
+        Dataset { products, sales, customers: shape.customers }
     }
 }
 
 /// Formats one log line; `second` counts from the start of [`YEAR`].
-pub fn sale_line(
-    second: u32,
-    sku: &str,
-    region: &str,
-    customer: usize,
-    quantity: u32,
-    discount: u32,
-) -> String {
-    let date = time::Date::from_ordinal_date(YEAR, (second / 86_400) as u16 + 1)
-        .expect("second is within the year");
+pub fn sale_line(second: u32, sku: &str, region: &str, customer: usize, quantity: u32, discount: u32) -> String {
+    let date = time::Date::from_ordinal_date(YEAR, (second / 86_400) as u16 + 1).expect("second is within the year");
     let in_day = second % 86_400;
     format!(
         "{}T{:02}:{:02}:{:02}Z;{sku};{region};C{customer:06};{quantity};{discount}",

@@ -34,12 +34,7 @@ impl lab_support::Lab for ProfilingLab {
         Dataset::generate(seed, size)
     }
 
-    fn workload(
-        kind: lab_support::Workload,
-        seed: u64,
-        data: &Dataset,
-        n: usize,
-    ) -> Vec<lab_support::Req> {
+    fn workload(kind: lab_support::Workload, seed: u64, data: &Dataset, n: usize) -> Vec<lab_support::Req> {
         workload::generate(kind, seed, data, n)
     }
 }

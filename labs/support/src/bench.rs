@@ -20,10 +20,7 @@ pub struct Flamegraph {
 impl Flamegraph {
     /// 99 Hz is a safe rate on machines whose kernel tick caps sampling near 250 Hz.
     pub fn new(frequency: i32) -> Self {
-        Flamegraph {
-            frequency,
-            guard: None,
-        }
+        Flamegraph { frequency, guard: None }
     }
 }
 

@@ -8,6 +8,7 @@
 //! ```text
 //! <driver> serve    --seed 7 --size medium --addr 127.0.0.1:8080   # a live service, with /debug/pprof
 //! <driver> run      --seed 7 --workload cpu --requests 40           # in-process workload, one thread
+//! <driver> run      --workload cpu --repeat 20 --flamegraph cpu.svg  # the same, profiled with pprof
 //! <driver> requests --seed 7 --workload load --requests 400         # print the workload as JSON lines
 //! <driver>-heap heap --seed 7 --dhat-json dhat-heap.json            # allocation counts with dhat
 //! ```
@@ -98,6 +99,12 @@ enum Command {
         /// Write every request and its response here, one JSON object a line.
         #[arg(long)]
         responses: Option<PathBuf>,
+        /// Sample the run with pprof (99 Hz) and write a flamegraph SVG here.
+        #[arg(long)]
+        flamegraph: Option<PathBuf>,
+        /// Send the workload this many times (a longer run gives a fuller profile).
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
     },
     /// Print a workload's requests, one JSON object a line.
     Requests {
@@ -156,58 +163,68 @@ fn run_cli<L: Lab>(cli: Cli, app: fn(L::Data) -> Router) -> anyhow::Result<()> {
             let router = app(dataset).merge(crate::pprof_http::routes());
             let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("binding {addr}"))?;
+                let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
                 let local = listener.local_addr()?;
                 println!("{} listening on http://{local}", L::NAME);
                 std::io::stdout().flush()?;
                 axum::serve(listener, router).await.context("serving HTTP")
             })
         }
-        Command::Run {
-            data,
-            workload,
-            requests,
-            responses,
-        } => {
+        Command::Run { data, workload, requests, responses, flamegraph, repeat } => {
             let dataset = L::generate(data.seed, data.size);
             let list = L::workload(workload, data.seed, &dataset, requests);
             let router = app(dataset);
             let runtime = current_thread()?;
             let mut out = match &responses {
                 Some(path) => Some(BufWriter::new(
-                    std::fs::File::create(path)
-                        .with_context(|| format!("creating {}", path.display()))?,
+                    std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
                 )),
+                None => None,
+            };
+            let profiler = match &flamegraph {
+                Some(_) => Some(
+                    pprof::ProfilerGuardBuilder::default()
+                        .frequency(99)
+                        .blocklist(&["libc", "libgcc", "pthread", "vdso"])
+                        .build()
+                        .context("starting pprof")?,
+                ),
                 None => None,
             };
             let started = Instant::now();
             runtime.block_on(async {
-                for req in &list {
-                    let exchange = send(&router, req).await;
-                    if let Some(out) = out.as_mut() {
-                        serde_json::to_writer(&mut *out, &exchange)?;
-                        out.write_all(b"\n")?;
+                for _ in 0..repeat.max(1) {
+                    for req in &list {
+                        let exchange = send(&router, req).await;
+                        if let Some(out) = out.as_mut() {
+                            serde_json::to_writer(&mut *out, &exchange)?;
+                            out.write_all(b"\n")?;
+                        }
                     }
                 }
                 anyhow::Ok(())
             })?;
             let elapsed = started.elapsed();
+            if let (Some(guard), Some(path)) = (profiler, &flamegraph) {
+                let report = guard.report().build().context("building the profile")?;
+                let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+                report.flamegraph(file).context("writing the flamegraph")?;
+                eprintln!("flamegraph written to {}", path.display());
+            }
             if let Some(mut out) = out {
                 out.flush()?;
             }
             println!(
                 "{}",
-                json!({ "lab": L::NAME, "requests": list.len(), "elapsed_ns": elapsed.as_nanos() as u64 })
+                json!({
+                    "lab": L::NAME,
+                    "requests": list.len() * repeat.max(1),
+                    "elapsed_ns": elapsed.as_nanos() as u64
+                })
             );
             Ok(())
         }
-        Command::Requests {
-            data,
-            workload,
-            requests,
-        } => {
+        Command::Requests { data, workload, requests } => {
             let dataset = L::generate(data.seed, data.size);
             let stdout = std::io::stdout();
             let mut out = BufWriter::new(stdout.lock());
@@ -222,10 +239,7 @@ fn run_cli<L: Lab>(cli: Cli, app: fn(L::Data) -> Router) -> anyhow::Result<()> {
 }
 
 fn current_thread() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the tokio runtime")
 }
 
 fn run_heap<L: Lab>(cli: HeapCli, app: fn(L::Data) -> Router) -> anyhow::Result<()> {
@@ -235,12 +249,7 @@ fn run_heap<L: Lab>(cli: HeapCli, app: fn(L::Data) -> Router) -> anyhow::Result<
     };
     let dataset = L::generate(cli.data.seed, cli.data.size);
     let cpu = L::workload(Workload::Cpu, cli.data.seed, &dataset, cli.requests);
-    let leak = L::workload(
-        Workload::Leak,
-        cli.data.seed,
-        &dataset,
-        cli.warmup + cli.leak,
-    );
+    let leak = L::workload(Workload::Leak, cli.data.seed, &dataset, cli.warmup + cli.leak);
     let (warmup, counted) = leak.split_at(cli.warmup.min(leak.len()));
     let router = app(dataset);
     let runtime = current_thread()?;
@@ -280,10 +289,7 @@ fn run_heap<L: Lab>(cli: HeapCli, app: fn(L::Data) -> Router) -> anyhow::Result<
     drop(router);
     drop(profiler);
     if let Some(path) = &cli.dhat_json {
-        eprintln!(
-            "dhat profile written to {}; open it with dh_view.html",
-            path.display()
-        );
+        eprintln!("dhat profile written to {}; open it with dh_view.html", path.display());
     }
     Ok(())
 }

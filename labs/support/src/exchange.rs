@@ -22,19 +22,11 @@ pub struct Req {
 
 impl Req {
     pub fn get(uri: impl Into<String>) -> Self {
-        Req {
-            method: "GET".into(),
-            uri: uri.into(),
-            body: None,
-        }
+        Req { method: "GET".into(), uri: uri.into(), body: None }
     }
 
     pub fn post(uri: impl Into<String>, body: serde_json::Value) -> Self {
-        Req {
-            method: "POST".into(),
-            uri: uri.into(),
-            body: Some(body),
-        }
+        Req { method: "POST".into(), uri: uri.into(), body: Some(body) }
     }
 
     /// `GET /path?query`, as a person would write it in a report.
@@ -47,9 +39,7 @@ impl Req {
         let method = Method::from_bytes(self.method.as_bytes()).unwrap_or(Method::GET);
         let builder = Request::builder().method(method).uri(&self.uri);
         match &self.body {
-            Some(body) => builder
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string())),
+            Some(body) => builder.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
             None => builder.body(Body::empty()),
         }
         .expect("a workload request is a valid HTTP request")
@@ -74,21 +64,8 @@ pub fn body_value(bytes: &[u8]) -> serde_json::Value {
 
 /// Sends `req` to `router` in-process and records the exchange.
 pub async fn send(router: &Router, req: &Req) -> Exchange {
-    let response = router
-        .clone()
-        .oneshot(req.to_http())
-        .await
-        .expect("axum routers are infallible");
+    let response = router.clone().oneshot(req.to_http()).await.expect("axum routers are infallible");
     let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map(|collected| collected.to_bytes())
-        .unwrap_or_default();
-    Exchange {
-        req: req.clone(),
-        status,
-        body: body_value(&bytes),
-    }
+    let bytes = response.into_body().collect().await.map(|collected| collected.to_bytes()).unwrap_or_default();
+    Exchange { req: req.clone(), status, body: body_value(&bytes) }
 }

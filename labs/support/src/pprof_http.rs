@@ -33,9 +33,7 @@ struct ProfileParams {
 
 /// Routes to merge into a service's router.
 pub fn routes() -> Router {
-    Router::new()
-        .route("/debug/pprof/profile", get(profile))
-        .route("/debug/pprof/flamegraph", get(flamegraph))
+    Router::new().route("/debug/pprof/profile", get(profile)).route("/debug/pprof/flamegraph", get(flamegraph))
 }
 
 fn error(status: StatusCode, code: &str, message: String) -> Response {
@@ -51,26 +49,15 @@ async fn profile(Query(params): Query<ProfileParams>) -> Response {
                     Ok(()) => (
                         [
                             (header::CONTENT_TYPE, "application/octet-stream"),
-                            (
-                                header::CONTENT_DISPOSITION,
-                                "attachment; filename=\"profile.pb\"",
-                            ),
+                            (header::CONTENT_DISPOSITION, "attachment; filename=\"profile.pb\""),
                         ],
                         bytes,
                     )
                         .into_response(),
-                    Err(err) => error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "profile_failed",
-                        err.to_string(),
-                    ),
+                    Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, "profile_failed", err.to_string()),
                 }
             }
-            Err(err) => error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "profile_failed",
-                err.to_string(),
-            ),
+            Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, "profile_failed", err.to_string()),
         },
         Err(response) => response,
     }
@@ -82,11 +69,7 @@ async fn flamegraph(Query(params): Query<ProfileParams>) -> Response {
             let mut svg = Vec::new();
             match report.flamegraph(&mut svg) {
                 Ok(()) => ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response(),
-                Err(err) => error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "profile_failed",
-                    err.to_string(),
-                ),
+                Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, "profile_failed", err.to_string()),
             }
         }
         Err(response) => response,
@@ -123,21 +106,12 @@ async fn sample(params: ProfileParams) -> Result<pprof::Report, Response> {
             .frequency(frequency)
             .blocklist(&["libc", "libgcc", "pthread", "vdso"])
             .build()
-            .map_err(|err| {
-                error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "profile_failed",
-                    err.to_string(),
-                )
-            })?;
+            .map_err(|err| error(StatusCode::INTERNAL_SERVER_ERROR, "profile_failed", err.to_string()))?;
         tokio::time::sleep(Duration::from_secs(seconds)).await;
-        guard.report().build().map_err(|err| {
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "profile_failed",
-                err.to_string(),
-            )
-        })
+        guard
+            .report()
+            .build()
+            .map_err(|err| error(StatusCode::INTERNAL_SERVER_ERROR, "profile_failed", err.to_string()))
     }
     .await;
     PROFILING.store(false, Ordering::SeqCst);

@@ -4,8 +4,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use lab_profiling::api::{
-    CustomerReport, DailyReport, DayTotal, ReportParams, TOP_CUSTOMERS, TopCustomer, TopProduct,
-    TopProducts,
+    CustomerReport, DailyReport, DayTotal, ReportParams, TOP_CUSTOMERS, TopCustomer, TopProduct, TopProducts,
 };
 use time::Date;
 
@@ -44,9 +43,7 @@ pub fn top_products(catalog: &Catalog, store: &Store, params: &ReportParams) -> 
     }
     let sold: Vec<usize> = (0..units.len()).filter(|&i| units[i] > 0).collect();
     let ranked = top_n(sold, params.limit, |&a, &b| {
-        revenue[b]
-            .cmp(&revenue[a])
-            .then_with(|| catalog.products[a].sku.cmp(&catalog.products[b].sku))
+        revenue[b].cmp(&revenue[a]).then_with(|| catalog.products[a].sku.cmp(&catalog.products[b].sku))
     });
     let products = ranked
         .into_iter()
@@ -82,16 +79,14 @@ pub fn customers(store: &Store, params: &ReportParams) -> CustomerReport {
     }
     let unique_customers = spending.len();
     let all: Vec<(u32, (u64, u64))> = spending.into_iter().collect();
-    let top = top_n(all, TOP_CUSTOMERS, |a, b| {
-        b.1.1.cmp(&a.1.1).then(a.0.cmp(&b.0))
-    })
-    .into_iter()
-    .map(|(customer, (orders, spent))| TopCustomer {
-        customer: format!("C{customer:06}"),
-        orders,
-        spent: format_money(spent),
-    })
-    .collect();
+    let top = top_n(all, TOP_CUSTOMERS, |a, b| b.1.1.cmp(&a.1.1).then(a.0.cmp(&b.0)))
+        .into_iter()
+        .map(|(customer, (orders, spent))| TopCustomer {
+            customer: format!("C{customer:06}"),
+            orders,
+            spent: format_money(spent),
+        })
+        .collect();
     CustomerReport {
         from: params.from.to_string(),
         to: params.to.to_string(),
@@ -123,9 +118,7 @@ pub fn daily(store: &Store, params: &ReportParams) -> DailyReport {
         days: totals
             .into_iter()
             .map(|(day, orders, units, revenue)| DayTotal {
-                date: Date::from_ordinal_date(year, day)
-                    .map(|d| d.to_string())
-                    .unwrap_or_default(),
+                date: Date::from_ordinal_date(year, day).map(|d| d.to_string()).unwrap_or_default(),
                 orders,
                 units,
                 revenue: format_money(revenue),

@@ -6,8 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use lab_profiling::api::{
-    ApiError, Health, IngestRequest, IngestResponse, JsonBody, MAX_BATCH, ProductView,
-    RecentReports, ReportParams,
+    ApiError, Health, IngestRequest, IngestResponse, JsonBody, MAX_BATCH, ProductView, RecentReports, ReportParams,
 };
 use serde::Serialize;
 
@@ -29,20 +28,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health() -> Json<Health> {
-    Json(Health {
-        status: "ok".to_string(),
-    })
+    Json(Health { status: "ok".to_string() })
 }
 
-async fn product(
-    State(state): State<AppState>,
-    Path(sku): Path<String>,
-) -> Result<Json<ProductView>, ApiError> {
+async fn product(State(state): State<AppState>, Path(sku): Path<String>) -> Result<Json<ProductView>, ApiError> {
     // Why: the catalogue is immutable and indexed, so a lookup takes no lock and scans nothing.
-    let index = state
-        .catalog
-        .index_of(&sku)
-        .ok_or_else(|| ApiError::NotFound(format!("no product with sku {sku}")))?;
+    let index = state.catalog.index_of(&sku).ok_or_else(|| ApiError::NotFound(format!("no product with sku {sku}")))?;
     let product = &state.catalog.products[index as usize];
     Ok(Json(ProductView {
         sku: product.sku.clone(),
@@ -72,17 +63,11 @@ where
 }
 
 async fn top_products(State(state): State<AppState>, uri: Uri, params: ReportParams) -> Response {
-    serve_report(state, uri, move |catalog, store| {
-        reports::top_products(catalog, store, &params)
-    })
-    .await
+    serve_report(state, uri, move |catalog, store| reports::top_products(catalog, store, &params)).await
 }
 
 async fn customers(State(state): State<AppState>, uri: Uri, params: ReportParams) -> Response {
-    serve_report(state, uri, move |_, store| {
-        reports::customers(store, &params)
-    })
-    .await
+    serve_report(state, uri, move |_, store| reports::customers(store, &params)).await
 }
 
 async fn daily(State(state): State<AppState>, uri: Uri, params: ReportParams) -> Response {
@@ -114,9 +99,6 @@ async fn ingest(
     }
     let mut store = state.store.write();
     store.insert(sales);
-    let response = IngestResponse {
-        accepted: batch.lines.len(),
-        total_sales: store.sales.len(),
-    };
+    let response = IngestResponse { accepted: batch.lines.len(), total_sales: store.sales.len() };
     Ok((StatusCode::CREATED, Json(response)))
 }

@@ -11,8 +11,7 @@ use crate::state::Catalog;
 pub const SALE_PATTERN: &str = r"^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})Z;(SKU-\d{5});(north|south|east|west|central);(C\d{6});([1-9]\d?);(\d{1,2})$";
 
 // Why: compiling a regex costs far more than matching one line; compile it once per process.
-static SALE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(SALE_PATTERN).expect("the sale pattern is valid"));
+static SALE: LazyLock<Regex> = LazyLock::new(|| Regex::new(SALE_PATTERN).expect("the sale pattern is valid"));
 
 /// A sale reduced to the numbers reports need.
 // Why: small integer fields instead of five owned Strings: no allocation per sale, and compact to scan.
@@ -39,8 +38,7 @@ pub enum LineError {
 pub fn parse_line(line: &str, catalog: &Catalog) -> Result<Sale, LineError> {
     let caps = SALE.captures(line).ok_or(LineError::Invalid)?;
     // Why: a compile-time format description instead of parsing one per line.
-    let date = Date::parse(&caps[1], format_description!("[year]-[month]-[day]"))
-        .map_err(|_| LineError::Invalid)?;
+    let date = Date::parse(&caps[1], format_description!("[year]-[month]-[day]")).map_err(|_| LineError::Invalid)?;
     if date.year() != 2026 {
         return Err(LineError::Invalid);
     }
@@ -61,9 +59,7 @@ pub fn parse_line(line: &str, catalog: &Catalog) -> Result<Sale, LineError> {
         _ => 4,
     };
     let quantity = number(8)?;
-    let product = catalog
-        .index_of(&caps[5])
-        .ok_or_else(|| LineError::UnknownSku(caps[5].to_string()))?;
+    let product = catalog.index_of(&caps[5]).ok_or_else(|| LineError::UnknownSku(caps[5].to_string()))?;
     let price = catalog.products[product as usize].price_cents;
     Ok(Sale {
         day: date.ordinal(),

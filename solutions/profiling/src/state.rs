@@ -39,21 +39,9 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(data: Dataset) -> AppState {
-        let by_sku = data
-            .products
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.sku.clone(), i as u32))
-            .collect();
-        let catalog = Catalog {
-            products: data.products,
-            by_sku,
-        };
-        let mut sales: Vec<Sale> = data
-            .sales
-            .iter()
-            .filter_map(|line| parse_line(line, &catalog).ok())
-            .collect();
+        let by_sku = data.products.iter().enumerate().map(|(i, p)| (p.sku.clone(), i as u32)).collect();
+        let catalog = Catalog { products: data.products, by_sku };
+        let mut sales: Vec<Sale> = data.sales.iter().filter_map(|line| parse_line(line, &catalog).ok()).collect();
         // Why: a stable sort keeps the log's order within a day; the log is already nearly sorted.
         sales.sort_by_key(|sale| sale.day);
         AppState {

@@ -1,8 +1,7 @@
 //! The three reports.
 
 use lab_profiling::api::{
-    CustomerReport, DailyReport, DayTotal, ReportParams, TOP_CUSTOMERS, TopCustomer, TopProduct,
-    TopProducts,
+    CustomerReport, DailyReport, DayTotal, ReportParams, TOP_CUSTOMERS, TopCustomer, TopProduct, TopProducts,
 };
 use lab_profiling::data::REGIONS;
 
@@ -54,12 +53,7 @@ pub fn top_products(store: &Store, params: &ReportParams) -> TopProducts {
 
     let mut products = Vec::new();
     for (i, (sku, units, revenue)) in totals.iter().take(params.limit).enumerate() {
-        let product = store
-            .products
-            .iter()
-            .find(|p| &p.sku == sku)
-            .unwrap()
-            .clone();
+        let product = store.products.iter().find(|p| &p.sku == sku).unwrap().clone();
         products.push(TopProduct {
             rank: i + 1,
             sku: sku.clone(),

@@ -5,8 +5,8 @@ use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use lab_profiling::api::{
-    ApiError, CustomerReport, DailyReport, Health, IngestRequest, IngestResponse, JsonBody,
-    MAX_BATCH, ProductView, RECENT, RecentReport, RecentReports, ReportParams, TopProducts,
+    ApiError, CustomerReport, DailyReport, Health, IngestRequest, IngestResponse, JsonBody, MAX_BATCH, ProductView,
+    RECENT, RecentReport, RecentReports, ReportParams, TopProducts,
 };
 use regex::Regex;
 use serde::Serialize;
@@ -29,15 +29,10 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health() -> Json<Health> {
-    Json(Health {
-        status: "ok".to_string(),
-    })
+    Json(Health { status: "ok".to_string() })
 }
 
-async fn product(
-    State(state): State<AppState>,
-    Path(sku): Path<String>,
-) -> Result<Json<ProductView>, ApiError> {
+async fn product(State(state): State<AppState>, Path(sku): Path<String>) -> Result<Json<ProductView>, ApiError> {
     let store = state.store.lock().unwrap();
     let product = store.products.iter().find(|p| p.sku == sku).cloned();
     match product {
@@ -54,28 +49,17 @@ async fn product(
 /// Keeps a copy of what we served for the recent-reports page.
 fn remember<T: Serialize>(store: &mut Store, uri: &Uri, report: &T) {
     let body = serde_json::to_string(report).unwrap();
-    store.recent.push(ServedReport {
-        path: uri.to_string(),
-        body,
-    });
+    store.recent.push(ServedReport { path: uri.to_string(), body });
 }
 
-async fn top_products(
-    State(state): State<AppState>,
-    uri: Uri,
-    params: ReportParams,
-) -> Json<TopProducts> {
+async fn top_products(State(state): State<AppState>, uri: Uri, params: ReportParams) -> Json<TopProducts> {
     let mut store = state.store.lock().unwrap();
     let report = reports::top_products(&store, &params);
     remember(&mut store, &uri, &report);
     Json(report)
 }
 
-async fn customers(
-    State(state): State<AppState>,
-    uri: Uri,
-    params: ReportParams,
-) -> Json<CustomerReport> {
+async fn customers(State(state): State<AppState>, uri: Uri, params: ReportParams) -> Json<CustomerReport> {
     let mut store = state.store.lock().unwrap();
     let report = reports::customers(&store, &params);
     remember(&mut store, &uri, &report);
@@ -96,10 +80,7 @@ async fn recent(State(state): State<AppState>) -> Json<RecentReports> {
         .iter()
         .rev()
         .take(RECENT)
-        .map(|served| RecentReport {
-            path: served.path.clone(),
-            bytes: served.body.len(),
-        })
+        .map(|served| RecentReport { path: served.path.clone(), bytes: served.body.len() })
         .collect();
     Json(RecentReports { reports })
 }
@@ -118,18 +99,12 @@ async fn ingest(
             return Err(ApiError::InvalidSale { line: i + 1 });
         };
         if !store.products.iter().any(|p| p.sku == sale.sku) {
-            return Err(ApiError::UnknownSku {
-                line: i + 1,
-                sku: sale.sku,
-            });
+            return Err(ApiError::UnknownSku { line: i + 1, sku: sale.sku });
         }
     }
     for line in &batch.lines {
         store.sales.push(line.clone());
     }
-    let response = IngestResponse {
-        accepted: batch.lines.len(),
-        total_sales: store.sales.len(),
-    };
+    let response = IngestResponse { accepted: batch.lines.len(), total_sales: store.sales.len() };
     Ok((StatusCode::CREATED, Json(response)))
 }

@@ -1,0 +1,21 @@
+//! What handlers share, and how they get a database connection.
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Error};
+
+#[derive(Clone)]
+pub struct AppState {
+    options: PgConnectOptions,
+}
+
+impl AppState {
+    pub fn new(options: PgConnectOptions) -> AppState {
+        AppState { options }
+    }
+
+    /// A connection for this request.
+    // TODO: share a sized pool with an acquire timeout instead of a connection per request, and log slow statements (guide: "Size the pool").
+    pub async fn db(&self) -> Result<PgConnection, Error> {
+        self.options.connect().await
+    }
+}

@@ -1,0 +1,502 @@
+//! A query-counting PostgreSQL wire-protocol proxy.
+//!
+//! It sits between a service and PostgreSQL, forwards every byte, and counts
+//! what the client asks for, so the number of queries a request costs is
+//! measured outside the service's code. It can also hold each round trip
+//! for a fixed delay, so an N+1 pattern costs what it would cost across a
+//! real network instead of over loopback.
+//!
+//! What counts (client → server messages, protocol version 3):
+//!
+//! | counter | message |
+//! |---|---|
+//! | `simple_queries` | `Query` (`Q`): one per query string, however many statements it holds |
+//! | `parses` | `Parse` (`P`): a statement prepared (sqlx caches them per connection) |
+//! | `binds` | `Bind` (`B`) |
+//! | `executes` | `Execute` (`E`): one prepared statement run |
+//! | **`queries`** | `simple_queries + executes`: statements the server ran for the client |
+//! | `round_trips` | messages after which the client waits for the server: the startup packet, `Sync`, `Query`, `Flush`, a password / SASL message, `CopyDone`, `CopyFail` |
+//! | `connections` | startup packets: server connections opened |
+//! | `active_connections`, `peak_connections` | open now, and most open at once since the last reset |
+//!
+//! So `BEGIN` and `COMMIT` count as queries (sqlx sends them as `Query`),
+//! a pool's liveness ping (a bare `Sync`) is a round trip but no query, and
+//! a statement's first run on a connection costs one query and two round
+//! trips (`Parse`/`Describe`/`Sync`, then `Bind`/`Execute`/`Sync`).
+//!
+//! The delay, when set, is applied once per round-trip message before it is
+//! forwarded, which is where a client on a real network would wait.
+//! SSL and GSS encryption requests are answered `N` by the proxy itself, so
+//! the conversation stays in plain text where it can be read.
+//!
+//! Use it in-process with [`Proxy::start`], or as the `pg-count-proxy`
+//! binary, which serves [`Proxy::control`] over HTTP.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+const SSL_REQUEST: i32 = 80_877_103;
+const GSSENC_REQUEST: i32 = 80_877_104;
+const CANCEL_REQUEST: i32 = 80_877_102;
+/// Longest message the proxy accepts from a client (PostgreSQL's own limit is 1 GB).
+const MAX_MESSAGE: usize = 1 << 30;
+
+/// How the proxy listens and where it forwards.
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    /// Where clients connect; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// The real server, `host:port`.
+    pub upstream: String,
+    /// Added to every round trip.
+    pub delay: Duration,
+    /// Print each statement to stderr as it runs.
+    pub log_statements: bool,
+    /// How many executed statements `statements()` keeps.
+    pub keep_statements: usize,
+}
+
+impl ProxyConfig {
+    /// Loopback, a free port, no delay.
+    pub fn new(upstream: impl Into<String>) -> ProxyConfig {
+        ProxyConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            upstream: upstream.into(),
+            delay: Duration::ZERO,
+            log_statements: false,
+            keep_statements: 10_000,
+        }
+    }
+
+    pub fn delay(mut self, delay: Duration) -> ProxyConfig {
+        self.delay = delay;
+        self
+    }
+}
+
+/// A snapshot of the counters (see the module docs for what each means).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub queries: u64,
+    pub simple_queries: u64,
+    pub parses: u64,
+    pub binds: u64,
+    pub executes: u64,
+    pub round_trips: u64,
+    pub connections: u64,
+    pub active_connections: u64,
+    pub peak_connections: u64,
+    pub bytes_to_server: u64,
+    pub bytes_to_client: u64,
+}
+
+impl Counts {
+    /// What happened between `before` and `self` (gauges are taken from `self`).
+    pub fn since(&self, before: &Counts) -> Counts {
+        Counts {
+            queries: self.queries.saturating_sub(before.queries),
+            simple_queries: self.simple_queries.saturating_sub(before.simple_queries),
+            parses: self.parses.saturating_sub(before.parses),
+            binds: self.binds.saturating_sub(before.binds),
+            executes: self.executes.saturating_sub(before.executes),
+            round_trips: self.round_trips.saturating_sub(before.round_trips),
+            connections: self.connections.saturating_sub(before.connections),
+            active_connections: self.active_connections,
+            peak_connections: self.peak_connections,
+            bytes_to_server: self.bytes_to_server.saturating_sub(before.bytes_to_server),
+            bytes_to_client: self.bytes_to_client.saturating_sub(before.bytes_to_client),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    simple_queries: AtomicU64,
+    parses: AtomicU64,
+    binds: AtomicU64,
+    executes: AtomicU64,
+    round_trips: AtomicU64,
+    connections: AtomicU64,
+    active: AtomicU64,
+    peak: AtomicU64,
+    bytes_to_server: AtomicU64,
+    bytes_to_client: AtomicU64,
+}
+
+struct Shared {
+    config: ProxyConfig,
+    counters: Counters,
+    statements: Mutex<VecDeque<String>>,
+    next_connection: AtomicU64,
+}
+
+impl Shared {
+    fn counts(&self) -> Counts {
+        let c = &self.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::SeqCst);
+        let simple = load(&c.simple_queries);
+        let executes = load(&c.executes);
+        Counts {
+            queries: simple + executes,
+            simple_queries: simple,
+            parses: load(&c.parses),
+            binds: load(&c.binds),
+            executes,
+            round_trips: load(&c.round_trips),
+            connections: load(&c.connections),
+            active_connections: load(&c.active),
+            peak_connections: load(&c.peak),
+            bytes_to_server: load(&c.bytes_to_server),
+            bytes_to_client: load(&c.bytes_to_client),
+        }
+    }
+
+    fn reset(&self) -> Counts {
+        let before = self.counts();
+        let c = &self.counters;
+        for counter in [
+            &c.simple_queries,
+            &c.parses,
+            &c.binds,
+            &c.executes,
+            &c.round_trips,
+            &c.connections,
+            &c.bytes_to_server,
+            &c.bytes_to_client,
+        ] {
+            counter.store(0, Ordering::SeqCst);
+        }
+        c.peak.store(c.active.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.statements.lock().expect("statement log").clear();
+        before
+    }
+
+    fn opened(&self) {
+        let c = &self.counters;
+        c.connections.fetch_add(1, Ordering::SeqCst);
+        let now = c.active.fetch_add(1, Ordering::SeqCst) + 1;
+        c.peak.fetch_max(now, Ordering::SeqCst);
+    }
+
+    fn record(&self, connection: u64, kind: &str, sql: &str) {
+        if self.config.log_statements {
+            eprintln!("[pg-count-proxy conn {connection}] {kind}: {}", one_line(sql));
+        }
+        if self.config.keep_statements > 0 {
+            let mut log = self.statements.lock().expect("statement log");
+            if log.len() == self.config.keep_statements {
+                log.pop_front();
+            }
+            log.push_back(one_line(sql));
+        }
+    }
+}
+
+fn one_line(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A running proxy. Dropping it stops accepting new connections.
+pub struct Proxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy").field("addr", &self.addr).field("upstream", &self.shared.config.upstream).finish()
+    }
+}
+
+impl Proxy {
+    /// Binds `config.listen` and starts forwarding to `config.upstream` on the current runtime.
+    pub async fn start(config: ProxyConfig) -> io::Result<Proxy> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            config,
+            counters: Counters::default(),
+            statements: Mutex::new(VecDeque::new()),
+            next_connection: AtomicU64::new(1),
+        });
+        let accepting = shared.clone();
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
+                let shared = accepting.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = serve_connection(client, &shared).await
+                        && shared.config.log_statements
+                    {
+                        eprintln!("[pg-count-proxy] connection ended: {err}");
+                    }
+                });
+            }
+        });
+        Ok(Proxy { addr, shared, accept })
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `host:port` to put in a client's connection settings.
+    pub fn host_port(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.shared.counts()
+    }
+
+    /// Zeroes the counters and the statement log; returns the counts before.
+    pub fn reset(&self) -> Counts {
+        self.shared.reset()
+    }
+
+    /// Statements run since the last reset, oldest first, one line each.
+    pub fn statements(&self) -> Vec<String> {
+        self.shared.statements.lock().expect("statement log").iter().cloned().collect()
+    }
+
+    /// The HTTP control API for this proxy (see [`control_routes`]).
+    pub fn control(&self) -> Router {
+        control_routes(self.shared.clone())
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+/// `GET /counts`, `POST /reset` (answers the counts before the reset) and
+/// `GET /statements` (JSON list of the statements run since the reset).
+fn control_routes(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/counts", get(|State(s): State<Arc<Shared>>| async move { Json(s.counts()) }))
+        .route("/reset", post(|State(s): State<Arc<Shared>>| async move { Json(s.reset()) }))
+        .route(
+            "/statements",
+            get(|State(s): State<Arc<Shared>>| async move {
+                Json(s.statements.lock().expect("statement log").iter().cloned().collect::<Vec<_>>())
+            }),
+        )
+        .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .with_state(shared)
+}
+
+async fn serve_connection(client: TcpStream, shared: &Arc<Shared>) -> io::Result<()> {
+    let connection = shared.next_connection.fetch_add(1, Ordering::Relaxed);
+    client.set_nodelay(true)?;
+    let upstream = TcpStream::connect(&shared.config.upstream).await?;
+    upstream.set_nodelay(true)?;
+    let (client_read, mut client_write) = client.into_split();
+    let (mut upstream_read, mut upstream_write) = upstream.into_split();
+    let mut reader = BufReader::with_capacity(64 * 1024, client_read);
+
+    // Startup: answer encryption requests ourselves, pass on the rest.
+    loop {
+        let len = reader.read_i32().await?;
+        let len = usize::try_from(len).ok().filter(|n| (8..=MAX_MESSAGE).contains(n)).ok_or_else(bad_length)?;
+        let mut body = vec![0; len - 4];
+        reader.read_exact(&mut body).await?;
+        let code = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+        match code {
+            SSL_REQUEST | GSSENC_REQUEST => client_write.write_all(b"N").await?,
+            CANCEL_REQUEST => {
+                upstream_write.write_all(&(len as i32).to_be_bytes()).await?;
+                upstream_write.write_all(&body).await?;
+                return Ok(());
+            }
+            _ => {
+                round_trip(shared).await;
+                let mut packet = Vec::with_capacity(len);
+                packet.extend_from_slice(&(len as i32).to_be_bytes());
+                packet.extend_from_slice(&body);
+                shared.counters.bytes_to_server.fetch_add(len as u64, Ordering::Relaxed);
+                upstream_write.write_all(&packet).await?;
+                shared.opened();
+                break;
+            }
+        }
+    }
+
+    let down_shared = shared.clone();
+    let down = tokio::spawn(async move {
+        let mut buf = vec![0; 64 * 1024];
+        loop {
+            let n = match upstream_read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            down_shared.counters.bytes_to_client.fetch_add(n as u64, Ordering::Relaxed);
+            if client_write.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+        let _ = client_write.shutdown().await;
+    });
+
+    let result = forward_messages(&mut reader, &mut upstream_write, shared, connection).await;
+    let _ = upstream_write.shutdown().await;
+    let _ = down.await;
+    shared.counters.active.fetch_sub(1, Ordering::SeqCst);
+    result
+}
+
+fn bad_length() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "message length out of range")
+}
+
+async fn round_trip(shared: &Shared) {
+    shared.counters.round_trips.fetch_add(1, Ordering::SeqCst);
+    if !shared.config.delay.is_zero() {
+        tokio::time::sleep(shared.config.delay).await;
+    }
+}
+
+/// Client → server after startup: count each message, forward in batches,
+/// flushing (and waiting the delay) at every message the client will wait on.
+async fn forward_messages<R, W>(
+    reader: &mut BufReader<R>,
+    upstream: &mut W,
+    shared: &Shared,
+    connection: u64,
+) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut statements: HashMap<String, String> = HashMap::new();
+    let mut portals: HashMap<String, String> = HashMap::new();
+    let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
+    loop {
+        let kind = match reader.read_u8().await {
+            Ok(kind) => kind,
+            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => break,
+            Err(err) => return Err(err),
+        };
+        let len = reader.read_i32().await?;
+        let len = usize::try_from(len).ok().filter(|n| (4..=MAX_MESSAGE).contains(n)).ok_or_else(bad_length)?;
+        let start = out.len();
+        out.push(kind);
+        out.extend_from_slice(&(len as i32).to_be_bytes());
+        out.resize(start + 1 + len, 0);
+        reader.read_exact(&mut out[start + 5..]).await?;
+        let body = &out[start + 5..];
+        let counters = &shared.counters;
+        let waits = match kind {
+            b'Q' => {
+                counters.simple_queries.fetch_add(1, Ordering::SeqCst);
+                shared.record(connection, "query", cstr(body, 0).0);
+                true
+            }
+            b'P' => {
+                counters.parses.fetch_add(1, Ordering::SeqCst);
+                let (name, at) = cstr(body, 0);
+                let (sql, _) = cstr(body, at);
+                statements.insert(name.to_string(), sql.to_string());
+                false
+            }
+            b'B' => {
+                counters.binds.fetch_add(1, Ordering::SeqCst);
+                let (portal, at) = cstr(body, 0);
+                let (statement, _) = cstr(body, at);
+                let sql = statements.get(statement).cloned().unwrap_or_default();
+                portals.insert(portal.to_string(), sql);
+                false
+            }
+            b'E' => {
+                counters.executes.fetch_add(1, Ordering::SeqCst);
+                let (portal, _) = cstr(body, 0);
+                let sql = portals.get(portal).map_or("", String::as_str);
+                shared.record(connection, "execute", sql);
+                false
+            }
+            b'S' | b'H' | b'p' | b'c' | b'f' => true,
+            _ => false,
+        };
+        let terminate = kind == b'X';
+        let drained = reader.buffer().is_empty();
+        if waits || terminate || drained || out.len() >= 256 * 1024 {
+            if waits {
+                round_trip(shared).await;
+            }
+            counters.bytes_to_server.fetch_add(out.len() as u64, Ordering::Relaxed);
+            upstream.write_all(&out).await?;
+            out.clear();
+        }
+        if terminate {
+            break;
+        }
+    }
+    if !out.is_empty() {
+        upstream.write_all(&out).await?;
+    }
+    Ok(())
+}
+
+/// The NUL-terminated string at `at`, and the offset after its NUL.
+fn cstr(body: &[u8], at: usize) -> (&str, usize) {
+    let rest = body.get(at..).unwrap_or_default();
+    let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+    (std::str::from_utf8(&rest[..end]).unwrap_or("<not utf-8>"), at + end + 1)
+}
+
+/// Fetches a running proxy's counts from its control URL (`http://host:port`).
+pub async fn fetch_counts(client: &reqwest::Client, control: &str) -> anyhow::Result<Counts> {
+    let url = format!("{}/counts", control.trim_end_matches('/'));
+    Ok(client.get(&url).send().await?.error_for_status()?.json().await?)
+}
+
+/// Zeroes a running proxy's counters and statement log; returns the counts before.
+pub async fn reset_counts(client: &reqwest::Client, control: &str) -> anyhow::Result<Counts> {
+    let url = format!("{}/reset", control.trim_end_matches('/'));
+    Ok(client.post(&url).send().await?.error_for_status()?.json().await?)
+}
+
+/// The statements a running proxy saw since its last reset.
+pub async fn fetch_statements(client: &reqwest::Client, control: &str) -> anyhow::Result<Vec<String>> {
+    let url = format!("{}/statements", control.trim_end_matches('/'));
+    Ok(client.get(&url).send().await?.error_for_status()?.json().await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_strings_are_read_up_to_their_nul() {
+        let body = b"stmt\0SELECT 1\0rest";
+        let (name, at) = cstr(body, 0);
+        let (sql, _) = cstr(body, at);
+        assert_eq!((name, sql), ("stmt", "SELECT 1"));
+    }
+
+    #[test]
+    fn counts_since_subtract_counters_but_keep_gauges() {
+        let before = Counts { queries: 3, connections: 1, active_connections: 1, ..Counts::default() };
+        let after =
+            Counts { queries: 10, connections: 2, active_connections: 2, peak_connections: 2, ..Counts::default() };
+        let diff = after.since(&before);
+        assert_eq!((diff.queries, diff.connections, diff.active_connections, diff.peak_connections), (7, 1, 2, 2));
+    }
+}

@@ -1,0 +1,121 @@
+//! The `pg-count-proxy` binary against the real PostgreSQL: what it counts, its delay, its control API.
+
+use std::process::Stdio;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use lab_database::db::{DEFAULT_URL, Server};
+use lab_database::proxy::Counts;
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Connection};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+struct Running {
+    _child: Child,
+    proxy: String,
+    control: String,
+}
+
+/// Starts the binary with `args` and reads the addresses from its first stdout line.
+async fn start(args: &[&str]) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pg-count-proxy"))
+        .args(["--listen", "127.0.0.1:0", "--control", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn pg-count-proxy");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    tokio::time::timeout(Duration::from_secs(10), BufReader::new(stdout).read_line(&mut line))
+        .await
+        .expect("the proxy prints its addresses within 10 s")
+        .expect("read stdout");
+    let started: Value = serde_json::from_str(&line).expect("a JSON line");
+    Running {
+        _child: child,
+        proxy: started["proxy"].as_str().expect("proxy address").to_string(),
+        control: started["control"].as_str().expect("control URL").to_string(),
+    }
+}
+
+async fn connect_through(proxy: &str) -> PgConnection {
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string());
+    let (host, port) = proxy.rsplit_once(':').expect("host:port");
+    let options = PgConnectOptions::from_str(&url).expect("DATABASE_URL").host(host).port(port.parse().expect("port"));
+    match tokio::time::timeout(Duration::from_secs(5), options.connect()).await {
+        Ok(Ok(conn)) => conn,
+        other => panic!("{} ({other:?})", lab_database::db::unreachable_hint(&url)),
+    }
+}
+
+async fn counts(client: &reqwest::Client, control: &str) -> Counts {
+    lab_database::proxy::fetch_counts(client, control).await.expect("GET /counts")
+}
+
+#[tokio::test]
+async fn the_proxy_counts_each_statement_the_client_runs() {
+    let proxy = start(&[]).await;
+    let client = reqwest::Client::new();
+    let mut conn = connect_through(&proxy.proxy).await;
+    let opened = counts(&client, &proxy.control).await;
+    assert_eq!((opened.connections, opened.active_connections), (1, 1));
+
+    lab_database::proxy::reset_counts(&client, &proxy.control).await.expect("POST /reset");
+    for n in 0..3i32 {
+        let got: i32 = sqlx::query_scalar("SELECT $1::int + 1").bind(n).fetch_one(&mut conn).await.expect("query");
+        assert_eq!(got, n + 1);
+    }
+    sqlx::raw_sql("SELECT 1; SELECT 2").execute(&mut conn).await.expect("simple query");
+    let c = counts(&client, &proxy.control).await;
+    assert_eq!(c.executes, 3, "{c:?}");
+    assert_eq!(c.parses, 1, "sqlx prepares a statement once per connection: {c:?}");
+    assert_eq!(c.simple_queries, 1, "{c:?}");
+    assert_eq!(c.queries, 4, "{c:?}");
+    assert_eq!(c.connections, 0, "no new connection since the reset: {c:?}");
+    // The first run prepares (Parse/Describe/Sync) then executes (Bind/Execute/Sync); later runs only execute.
+    assert_eq!(c.round_trips, 2 + 1 + 1 + 1, "{c:?}");
+
+    let statements: Vec<String> = client
+        .get(format!("{}/statements", proxy.control))
+        .send()
+        .await
+        .expect("GET /statements")
+        .json()
+        .await
+        .expect("a JSON list");
+    assert_eq!(statements.iter().filter(|s| s.as_str() == "SELECT $1::int + 1").count(), 3, "{statements:?}");
+    assert_eq!(statements.last().map(String::as_str), Some("SELECT 1; SELECT 2"));
+    conn.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn the_delay_is_paid_once_per_round_trip() {
+    let proxy = start(&["--delay-ms", "20"]).await;
+    let client = reqwest::Client::new();
+    let mut conn = connect_through(&proxy.proxy).await;
+    sqlx::query("SELECT 1").execute(&mut conn).await.expect("prepare");
+    lab_database::proxy::reset_counts(&client, &proxy.control).await.expect("POST /reset");
+    let started = Instant::now();
+    for _ in 0..5 {
+        sqlx::query("SELECT 1").execute(&mut conn).await.expect("query");
+    }
+    let took = started.elapsed();
+    let c = counts(&client, &proxy.control).await;
+    assert_eq!(c.round_trips, 5, "{c:?}");
+    assert!(took >= Duration::from_millis(100), "five round trips at 20 ms took only {took:?}");
+    assert!(took < Duration::from_secs(5), "five round trips at 20 ms took {took:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_fails_fast_with_a_hint() {
+    let server = Server::from_url("postgres://postgres@127.0.0.1:1/postgres").expect("a URL");
+    let started = Instant::now();
+    let err = server.admin().await.expect_err("nothing listens on port 1");
+    assert!(started.elapsed() < Duration::from_secs(6));
+    let message = format!("{err:#}");
+    assert!(message.contains("cargo xtask services up"), "{message}");
+    assert!(!message.contains('\n'), "one line: {message}");
+}
