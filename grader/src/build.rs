@@ -160,17 +160,19 @@ impl From<anyhow::Error> for BuildError {
 
 /// Builds `target`'s driver binaries for `rubric`'s lab in release mode.
 pub async fn build(kit: &Kit, rubric: &Rubric, target: &Target, progress: &Progress) -> Result<Binaries, BuildError> {
-    let (package, manifest) = match target {
-        Target::Baseline => (&rubric.packages.baseline, kit.root.join("Cargo.toml")),
-        Target::Exercise => (&rubric.packages.exercise, kit.root.join("Cargo.toml")),
-        Target::Solution => (&rubric.packages.solution, kit.root.join("Cargo.toml")),
+    // `package` names the driver binaries; `build_as` is the package cargo builds.
+    let (package, build_as, manifest) = match target {
+        Target::Baseline => (&rubric.packages.baseline, rubric.packages.baseline.clone(), kit.root.join("Cargo.toml")),
+        Target::Exercise => (&rubric.packages.exercise, rubric.packages.exercise.clone(), kit.root.join("Cargo.toml")),
+        Target::Solution => (&rubric.packages.solution, rubric.packages.solution.clone(), kit.root.join("Cargo.toml")),
         Target::Submission(src) => {
-            let overlay = overlay(kit, rubric, src, &target.key()).map_err(BuildError::Other)?;
-            (&rubric.packages.exercise, overlay.join("Cargo.toml"))
+            let (dir, renamed) = overlay(kit, rubric, src, &target.key()).map_err(BuildError::Other)?;
+            (&rubric.packages.exercise, renamed, dir.join("Cargo.toml"))
         }
     };
     progress.phase(format!("building {package} for {} (release)", target.label()));
-    let executables = cargo_build(kit, &manifest, package, progress).await?;
+    let executables =
+        cargo_build(kit, &manifest, &build_as, &[package.clone(), format!("{package}-heap")], progress).await?;
     let out = kit.target_dir.join("grader").join("bin").join(&rubric.lab).join(target.key());
     let main = copy_out(&executables, package, &out)?;
     let heap_name = format!("{package}-heap");
@@ -184,7 +186,7 @@ pub async fn build(kit: &Kit, rubric: &Rubric, target: &Target, progress: &Progr
 /// Builds one trusted tool binary of the kit (e.g. a lab's proxy) in release mode.
 pub async fn build_tool(kit: &Kit, package: &str, bin: &str, progress: &Progress) -> Result<PathBuf, BuildError> {
     progress.phase(format!("building {bin} (release)"));
-    let executables = cargo_build(kit, &kit.root.join("Cargo.toml"), package, progress).await?;
+    let executables = cargo_build(kit, &kit.root.join("Cargo.toml"), package, &[bin.to_string()], progress).await?;
     copy_out(&executables, bin, &kit.target_dir.join("grader").join("bin").join("tools"))
 }
 
@@ -199,12 +201,23 @@ fn copy_out(executables: &BTreeMap<String, PathBuf>, name: &str, out: &Path) -> 
     Ok(dest)
 }
 
+/// Builds `package`'s binaries. `bins` are removed from `target/release`
+/// first: submissions and the kit share package names, and cargo only
+/// refreshes that copy of a binary when it is missing or rebuilt, so
+/// without this a fresh target could be handed another target's binary.
 async fn cargo_build(
     kit: &Kit,
     manifest: &Path,
     package: &str,
+    bins: &[String],
     progress: &Progress,
 ) -> Result<BTreeMap<String, PathBuf>, BuildError> {
+    for bin in bins {
+        let uplifted = kit.target_dir.join("release").join(bin);
+        if uplifted.exists() {
+            std::fs::remove_file(&uplifted).with_context(|| format!("removing {}", uplifted.display()))?;
+        }
+    }
     let mut command = Command::new(&kit.cargo);
     command
         .args(["build", "--release", "--message-format=json", "--bins", "--package", package, "--manifest-path"])
@@ -293,23 +306,47 @@ pub fn compiler_error_line(message: &Value) -> String {
     format!("error{code}: {text}{place}")
 }
 
-/// A clean copy of the kit with the submission's `src/` in place of the exercise's.
+/// A clean copy of the kit with the submission's `src/` in place of the
+/// exercise's; returns the copy's folder and the package name to build.
 ///
 /// The overlay is kept between runs and only files whose bytes changed are
-/// rewritten, so cargo rebuilds nothing when nothing changed.
-fn overlay(kit: &Kit, rubric: &Rubric, submission: &Path, key: &str) -> anyhow::Result<PathBuf> {
+/// rewritten, so cargo rebuilds nothing when nothing changed. Its exercise
+/// package gets a name of its own: cargo identifies workspace packages by
+/// name and path relative to the workspace, so under the kit's name the
+/// overlay and the kit would share (and overwrite) one compiled unit in the
+/// shared target directory.
+fn overlay(kit: &Kit, rubric: &Rubric, submission: &Path, key: &str) -> anyhow::Result<(PathBuf, String)> {
     let dir = kit.target_dir.join("grader").join("overlays").join(format!("{}-{key}", rubric.lab));
     let editable = Path::new(&rubric.editable.exercise);
-    sync_tree(&kit.root, &dir, &kit.target_dir, Some(editable))?;
-    sync_tree(&submission.join("src"), &dir.join(editable), &kit.target_dir, None)
+    let crate_dir = editable.parent().context("the editable folder sits in a crate")?;
+    let manifest = crate_dir.join("Cargo.toml");
+    sync_tree(&kit.root, &dir, &kit.target_dir, &[editable, &manifest])?;
+    sync_tree(&submission.join("src"), &dir.join(editable), &kit.target_dir, &[])
         .with_context(|| format!("copying {}/src", submission.display()))?;
-    Ok(dir)
+
+    let original = &rubric.packages.exercise;
+    let renamed = format!("{original}-{key}");
+    let text = std::fs::read_to_string(kit.root.join(&manifest)).context("reading the exercise manifest")?;
+    let mut table: toml::Table = text.parse().context("parsing the exercise manifest")?;
+    let package = table.get_mut("package").and_then(toml::Value::as_table_mut).context("manifest has [package]")?;
+    package.insert("name".into(), renamed.clone().into());
+    // The library keeps its name, so the kit's driver still finds `exercise_<lab>::app`.
+    let lib = table.entry("lib").or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let Some(lib) = lib.as_table_mut() {
+        lib.insert("name".into(), original.replace('-', "_").into());
+    }
+    let rewritten = toml::to_string(&table).context("writing the overlay manifest")?;
+    let dest = dir.join(&manifest);
+    if std::fs::read_to_string(&dest).ok().as_deref() != Some(rewritten.as_str()) {
+        std::fs::write(&dest, rewritten).with_context(|| format!("writing {}", dest.display()))?;
+    }
+    Ok((dir, renamed))
 }
 
 /// Makes `to` hold exactly the sources of `from` (leaving out build output,
-/// VCS data, rendered docs and the `skip` subtree), writing only what differs.
-fn sync_tree(from: &Path, to: &Path, target_dir: &Path, skip: Option<&Path>) -> anyhow::Result<()> {
-    fn walk(from: &Path, to: &Path, target_dir: &Path, skip: Option<&Path>, relative: &Path) -> anyhow::Result<()> {
+/// VCS data, rendered docs and the `skip` paths), writing only what differs.
+fn sync_tree(from: &Path, to: &Path, target_dir: &Path, skip: &[&Path]) -> anyhow::Result<()> {
+    fn walk(from: &Path, to: &Path, target_dir: &Path, skip: &[&Path], relative: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
         let mut wanted = std::collections::BTreeSet::new();
         for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
@@ -322,7 +359,7 @@ fn sync_tree(from: &Path, to: &Path, target_dir: &Path, skip: Option<&Path>) -> 
                 || text == ".git"
                 || text == "book"
                 || path == target_dir
-                || Some(here.as_path()) == skip
+                || skip.contains(&here.as_path())
             {
                 continue;
             }
@@ -342,7 +379,7 @@ fn sync_tree(from: &Path, to: &Path, target_dir: &Path, skip: Option<&Path>) -> 
         for entry in std::fs::read_dir(to)? {
             let entry = entry?;
             let here = relative.join(entry.file_name());
-            if wanted.contains(&entry.file_name()) || Some(here.as_path()) == skip {
+            if wanted.contains(&entry.file_name()) || skip.contains(&here.as_path()) {
                 continue;
             }
             if entry.file_type()?.is_dir() {
@@ -385,14 +422,14 @@ mod tests {
         std::fs::create_dir_all(from.path().join("target/release")).expect("mkdir");
         std::fs::write(from.path().join("target/release/big"), "x").expect("write");
         let target_dir = from.path().join("target");
-        sync_tree(from.path(), to.path(), &target_dir, None).expect("sync");
+        sync_tree(from.path(), to.path(), &target_dir, &[]).expect("sync");
         assert_eq!(std::fs::read_to_string(to.path().join("src/lib.rs")).expect("copied"), "one");
         assert!(!to.path().join("target").exists(), "build output is not copied");
 
         std::fs::write(from.path().join("src/lib.rs"), "two").expect("write");
         std::fs::remove_file(from.path().join("src/nested/a.rs")).expect("rm");
         std::fs::write(to.path().join("src/stray.rs"), "old").expect("write");
-        sync_tree(from.path(), to.path(), &target_dir, None).expect("sync");
+        sync_tree(from.path(), to.path(), &target_dir, &[]).expect("sync");
         assert_eq!(std::fs::read_to_string(to.path().join("src/lib.rs")).expect("copied"), "two");
         assert!(!to.path().join("src/nested/a.rs").exists());
         assert!(!to.path().join("src/stray.rs").exists());
@@ -400,7 +437,7 @@ mod tests {
         // An unchanged file keeps its modification time, so cargo does not rebuild.
         let stamp = std::fs::metadata(to.path().join("src/lib.rs")).and_then(|m| m.modified()).expect("mtime");
         std::thread::sleep(std::time::Duration::from_millis(20));
-        sync_tree(from.path(), to.path(), &target_dir, None).expect("sync");
+        sync_tree(from.path(), to.path(), &target_dir, &[]).expect("sync");
         let again = std::fs::metadata(to.path().join("src/lib.rs")).and_then(|m| m.modified()).expect("mtime");
         assert_eq!(stamp, again);
     }
