@@ -55,7 +55,8 @@ pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRe
     // Not graded, rather than failed, when there is no PostgreSQL to grade against.
     if let Err(err) = driver_json(&baseline.main, &["drop", "--database", "labdb_probe"], Duration::from_secs(30)).await
     {
-        return super::not_graded(rubric, target, err.to_string());
+        let reason = err.to_string();
+        return super::not_graded(rubric, target, reason.trim_start_matches("error: ").to_string());
     }
     let candidate = match target {
         Target::Baseline => Ok(baseline.clone()),
