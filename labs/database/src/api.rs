@@ -32,7 +32,7 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -166,27 +166,15 @@ pub async fn wrong_method(method: Method, uri: Uri) -> ApiError {
     ApiError::NoRoute { method, path: uri.path().to_string(), status: StatusCode::METHOD_NOT_ALLOWED }
 }
 
-/// `Json<T>` whose rejections are JSON errors too.
-#[derive(Debug)]
+/// `Json<T>` whose rejections are JSON errors too (via [`From<JsonRejection>`]).
+#[derive(Debug, FromRequest)]
+#[from_request(via(Json), rejection(ApiError))]
 pub struct JsonBody<T>(pub T);
 
-impl<S, T> FromRequest<S> for JsonBody<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) => Err(rejection_error(rejection)),
-        }
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::InvalidBody { status: rejection.status(), message: rejection.body_text() }
     }
-}
-
-fn rejection_error(rejection: JsonRejection) -> ApiError {
-    ApiError::InvalidBody { status: rejection.status(), message: rejection.body_text() }
 }
 
 /// A numeric id from the route's single `{id}` segment.

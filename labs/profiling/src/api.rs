@@ -18,11 +18,10 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::Date;
 use time::macros::format_description;
@@ -99,27 +98,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `Json<T>` whose rejections are JSON errors too.
-#[derive(Debug)]
+/// `Json<T>` whose rejections are JSON errors too (via [`From<JsonRejection>`]).
+#[derive(Debug, FromRequest)]
+#[from_request(via(Json), rejection(ApiError))]
 pub struct JsonBody<T>(pub T);
 
-impl<S, T> FromRequest<S> for JsonBody<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) => Err(rejection_error(rejection)),
-        }
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::InvalidBody { status: rejection.status(), message: rejection.body_text() }
     }
-}
-
-fn rejection_error(rejection: JsonRejection) -> ApiError {
-    ApiError::InvalidBody { status: rejection.status(), message: rejection.body_text() }
 }
 
 /// Validated report parameters.
