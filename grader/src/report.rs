@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, CellAlignment, Table};
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::record::{LabRecord, Record, Status};
@@ -74,7 +74,10 @@ pub fn lab_table(lab: &LabRecord) -> String {
         out.push_str(&format!("{}: {reason}\n", status_word(lab.status)));
     }
     let mut checks = Table::new();
-    checks.load_preset(UTF8_FULL_CONDENSED).set_header(["check", "result", "points", "evidence"]);
+    checks
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["check", "result", "points", "evidence"]);
     for check in &lab.checks {
         checks.add_row([
             Cell::new(&check.title),
@@ -87,13 +90,10 @@ pub fn lab_table(lab: &LabRecord) -> String {
     out.push_str(&checks.to_string());
     if !lab.measurements.is_empty() {
         let mut measurements = Table::new();
-        measurements.load_preset(UTF8_FULL_CONDENSED).set_header([
-            "measurement",
-            "baseline",
-            "target",
-            "ratio (95% interval)",
-            "method",
-        ]);
+        measurements
+            .load_preset(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_header(["measurement", "baseline", "target", "ratio (95% interval)", "method"]);
         for m in &lab.measurements {
             measurements.add_row([
                 Cell::new(format!("{} ({})", m.id, m.unit)),
@@ -123,7 +123,10 @@ fn status_word(status: Status) -> &'static str {
 /// The one-line-per-lab scorecard, with the environment under it.
 pub fn scorecard(record: &Record) -> String {
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED).set_header(["lab", "target", "score", "status", "time"]);
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["lab", "target", "score", "status", "time"]);
     for lab in &record.labs {
         table.add_row([
             Cell::new(&lab.title),
