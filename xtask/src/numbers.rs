@@ -71,7 +71,7 @@ fn table(starter: &Value, solution: &Value) -> anyhow::Result<String> {
     };
     writeln!(
         out,
-        "\nScores: starter **{}** / 100, solution **{}** / 100 (graded in {} s and {} s). Gate: {}.\n",
+        "\nScores: starter **{}** / 100, solution **{}** / 100 (graded in {} s and {} s, builds included). Gate: {}.\n",
         starter["score"],
         solution["score"],
         starter["seconds"],
