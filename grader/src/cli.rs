@@ -184,6 +184,12 @@ async fn load_test(
     quiet: bool,
 ) -> anyhow::Result<()> {
     let lab = resolve_labs(kit, Some(lab.to_string()))?.remove(0);
+    if lab != "profiling" {
+        return Err(Usage(format!(
+            "the load test drives lab profiling's in-memory service; lab {lab} has its own timed checks in `grade`"
+        ))
+        .into());
+    }
     let target = Target::parse(target).map_err(Usage)?;
     anyhow::ensure!((1..=256).contains(&concurrency), "concurrency must be 1 to 256");
     anyhow::ensure!((1..=100_000).contains(&requests), "requests must be 1 to 100000");

@@ -34,3 +34,11 @@ fn labs_lists_every_rubric() {
     assert_eq!(code, Some(0));
     assert!(stdout.lines().any(|line| line.starts_with("profiling\tLab 23")), "{stdout}");
 }
+
+#[test]
+fn the_load_test_refuses_a_lab_it_cannot_drive() {
+    let (code, _, stderr) = grader(&["load", "--lab", "database", "--quiet"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("lab database"), "{stderr}");
+}
