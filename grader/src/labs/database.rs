@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::{Context, Findings, score, unscored};
-use crate::build::{self, BuildError, Target};
+use crate::build::{self, Target};
 use crate::measure::{RUN_LIMIT, compare_answers};
 use crate::process::{self, RunError};
 use crate::record::{LabRecord, Measurement, Status};
@@ -40,11 +40,9 @@ struct Side {
 }
 
 pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRecord {
-    let baseline = match build::build(ctx.kit, rubric, &Target::Baseline, ctx.progress).await {
+    let baseline = match super::build_baseline(ctx, rubric, target).await {
         Ok(binaries) => binaries,
-        Err(err) => {
-            return unscored(rubric, target, Status::Failed, format!("the kit's baseline {err}"));
-        }
+        Err(record) => return record,
     };
     let proxy = match build::build_tool(ctx.kit, "lab-database", "pg-count-proxy", ctx.progress).await {
         Ok(path) => path,
@@ -58,16 +56,9 @@ pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRe
         let reason = err.to_string();
         return super::not_graded(rubric, target, reason.trim_start_matches("error: ").to_string());
     }
-    let candidate = match target {
-        Target::Baseline => Ok(baseline.clone()),
-        other => build::build(ctx.kit, rubric, other, ctx.progress).await,
-    };
-    let candidate = match candidate {
+    let candidate = match super::build_target(ctx, rubric, target, &baseline).await {
         Ok(binaries) => binaries,
-        Err(err @ BuildError::Compile(_)) => {
-            return unscored(rubric, target, Status::BuildFailed, err.to_string());
-        }
-        Err(err) => return unscored(rubric, target, Status::Failed, err.to_string()),
+        Err(record) => return record,
     };
     let tag = format!("labdb_g{}_{}", std::process::id(), ctx.seed);
     let base = Side { driver: baseline.main.clone(), database: format!("{tag}_base") };

@@ -6,7 +6,7 @@ pub mod profiling;
 
 use std::time::Instant;
 
-use crate::build::{Kit, Target};
+use crate::build::{self, Binaries, BuildError, Kit, Target};
 use crate::record::{Check, LabRecord, Measurement, Status};
 use crate::report::Progress;
 use crate::rubric::{CheckKind, Rubric};
@@ -31,6 +31,29 @@ pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRe
     };
     record.seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     record
+}
+
+/// Builds the frozen baseline's drivers; a failure is the lab's record.
+pub async fn build_baseline(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> Result<Binaries, LabRecord> {
+    build::build(ctx.kit, rubric, &Target::Baseline, ctx.progress)
+        .await
+        .map_err(|err| unscored(rubric, target, Status::Failed, format!("the kit's baseline {err}")))
+}
+
+/// Builds the target's drivers; a compile error or other failure is the lab's record.
+pub async fn build_target(
+    ctx: &Context<'_>,
+    rubric: &Rubric,
+    target: &Target,
+    baseline: &Binaries,
+) -> Result<Binaries, LabRecord> {
+    match target {
+        Target::Baseline => Ok(baseline.clone()),
+        other => build::build(ctx.kit, rubric, other, ctx.progress).await.map_err(|err| match err {
+            BuildError::Compile(_) => unscored(rubric, target, Status::BuildFailed, err.to_string()),
+            other => unscored(rubric, target, Status::Failed, other.to_string()),
+        }),
+    }
 }
 
 /// Outcome of a lab's checks before scoring.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use super::{Context, Findings, score, unscored};
-use crate::build::{self, BuildError, Target};
+use crate::build::{self, Target};
 use crate::measure::load::{self, WireReq};
 use crate::measure::{self, data_args};
 use crate::process::{self, RunError};
@@ -29,22 +29,13 @@ impl Stop {
 }
 
 pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRecord {
-    let baseline = match build::build(ctx.kit, rubric, &Target::Baseline, ctx.progress).await {
+    let baseline = match super::build_baseline(ctx, rubric, target).await {
         Ok(binaries) => binaries,
-        Err(err) => {
-            return unscored(rubric, target, Status::Failed, format!("the kit's baseline {err}"));
-        }
+        Err(record) => return record,
     };
-    let candidate = match target {
-        Target::Baseline => Ok(baseline.clone()),
-        other => build::build(ctx.kit, rubric, other, ctx.progress).await,
-    };
-    let candidate = match candidate {
+    let candidate = match super::build_target(ctx, rubric, target, &baseline).await {
         Ok(binaries) => binaries,
-        Err(err @ BuildError::Compile(_)) => {
-            return unscored(rubric, target, Status::BuildFailed, err.to_string());
-        }
-        Err(err) => return unscored(rubric, target, Status::Failed, err.to_string()),
+        Err(record) => return record,
     };
     match measure_all(ctx, rubric, &baseline, &candidate).await {
         Ok(findings) => score(rubric, target, findings),
