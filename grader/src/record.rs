@@ -68,6 +68,37 @@ pub struct Measurement {
     pub samples: usize,
 }
 
+impl Measurement {
+    /// A measurement whose ratio comes with an interval over `samples` paired rounds.
+    pub fn new(
+        id: &str,
+        unit: &str,
+        method: String,
+        baseline: f64,
+        target: f64,
+        ratio: crate::stats::Interval,
+        samples: usize,
+    ) -> Measurement {
+        Measurement {
+            id: id.into(),
+            unit: unit.into(),
+            method,
+            baseline,
+            target,
+            ratio: ratio.estimate,
+            ratio_low: ratio.low,
+            ratio_high: ratio.high,
+            samples,
+        }
+    }
+
+    /// Exact counts: one sample, and a ratio with no spread (the target floored at 1).
+    pub fn counted(id: &str, unit: &str, method: String, baseline: f64, target: f64) -> Measurement {
+        let ratio = crate::stats::Interval::exact(baseline / target.max(1.0));
+        Measurement::new(id, unit, method, baseline, target, ratio, 1)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Environment {
     pub cpu_model: String,

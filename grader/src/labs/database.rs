@@ -17,7 +17,7 @@ use crate::measure::{RUN_LIMIT, compare_answers};
 use crate::process::{self, RunError};
 use crate::record::{LabRecord, Measurement, Status};
 use crate::rubric::Rubric;
-use crate::stats::{Interval, median, median_interval};
+use crate::stats::{median, median_interval};
 
 /// Why grading stopped early.
 enum Stop {
@@ -152,7 +152,7 @@ async fn measure_all(
     let max_connections = get("max_connections_opened")? as f64;
     let failures =
         |passed: bool, opened: f64| f64::from(u8::from(!passed)) + f64::from(u8::from(opened > max_connections));
-    findings.measurements.push(measurement(
+    findings.measurements.push(Measurement::counted(
         "pool_failures",
         "failures",
         format!(
@@ -166,21 +166,6 @@ async fn measure_all(
     ));
     findings.measurements.extend(latency(ctx, rubric, base, cand, proxy, &seed, &size).await?);
     Ok(findings)
-}
-
-fn measurement(id: &str, unit: &str, method: String, baseline: f64, target: f64) -> Measurement {
-    let ratio = Interval::exact(baseline / target.max(1.0));
-    Measurement {
-        id: id.into(),
-        unit: unit.into(),
-        method,
-        baseline,
-        target,
-        ratio: ratio.estimate,
-        ratio_low: ratio.low,
-        ratio_high: ratio.high,
-        samples: 1,
-    }
 }
 
 /// A running pg-count-proxy; killed when dropped.
@@ -266,7 +251,7 @@ async fn counts(
             "list" => "queries_per_list_page".to_string(),
             other => format!("queries_per_{other}_request"),
         };
-        out.push(measurement(
+        out.push(Measurement::counted(
             &id,
             "queries/request",
             method(&format!("{workload} workload")),
@@ -274,7 +259,7 @@ async fn counts(
             value(t, "queries_per_request"),
         ));
         if *workload == "report" {
-            out.push(measurement(
+            out.push(Measurement::counted(
                 "bytes_per_report",
                 "bytes/request",
                 method("bytes PostgreSQL sent for the report workload"),
@@ -283,7 +268,7 @@ async fn counts(
             ));
         }
         if *workload == "write" {
-            out.push(measurement(
+            out.push(Measurement::counted(
                 "write_units_per_review",
                 "commits/review",
                 method("separate commits that wrote, per review"),
@@ -292,7 +277,7 @@ async fn counts(
             ));
         }
     }
-    out.push(measurement(
+    out.push(Measurement::counted(
         "connections_opened",
         "connections",
         method("server connections opened over every counted run"),
@@ -322,7 +307,7 @@ async fn plans(ctx: &Context<'_>, base: &Side, cand: &Side, seed: &str, size: &s
             _ => "no index scan".to_string(),
         }
     };
-    Ok(measurement(
+    Ok(Measurement::counted(
         "filter_plan_misses",
         "misses",
         format!(
@@ -344,7 +329,7 @@ async fn rows_read(ctx: &Context<'_>, base: &Side, cand: &Side, seed: &str, size
     let b = driver_json(&base.driver, &args(base), RUN_LIMIT).await.map_err(kit)?;
     let t = driver_json(&cand.driver, &args(cand), RUN_LIMIT).await.map_err(tgt)?;
     let rows = |v: &Value| v["orders_rows_read_per_request"].as_f64().unwrap_or(f64::NAN);
-    Ok(measurement(
+    Ok(Measurement::counted(
         "orders_rows_per_deep_page",
         "rows/request",
         "pg_stat_user_tables: rows of orders read per page 50,000 deep (exact)".into(),
@@ -404,19 +389,17 @@ async fn latency(
             cand_ns.extend(t);
         }
         let interval = median_interval(&ratios);
-        out.push(Measurement {
-            id: id.into(),
-            unit: "ms/request".into(),
-            method: format!(
+        out.push(Measurement::new(
+            id,
+            "ms/request",
+            format!(
                 "{workload} workload through pg-count-proxy with {delay} ms per round trip; {rounds} alternating rounds of {requests} paired requests"
             ),
-            baseline: median(&base_ns) / 1e6,
-            target: median(&cand_ns) / 1e6,
-            ratio: interval.estimate,
-            ratio_low: interval.low,
-            ratio_high: interval.high,
-            samples: ratios.len(),
-        });
+            median(&base_ns) / 1e6,
+            median(&cand_ns) / 1e6,
+            interval,
+            ratios.len(),
+        ));
     }
     Ok(out)
 }

@@ -75,28 +75,6 @@ async fn measure_all(
     Ok(findings)
 }
 
-fn measurement(
-    id: &str,
-    unit: &str,
-    method: String,
-    baseline: f64,
-    target: f64,
-    ratio: Interval,
-    samples: usize,
-) -> Measurement {
-    Measurement {
-        id: id.into(),
-        unit: unit.into(),
-        method,
-        baseline,
-        target,
-        ratio: ratio.estimate,
-        ratio_low: ratio.low,
-        ratio_high: ratio.high,
-        samples,
-    }
-}
-
 async fn cpu(
     ctx: &Context<'_>,
     rubric: &Rubric,
@@ -114,7 +92,7 @@ async fn cpu(
         let base = base.map_err(|e| Stop::of(true, e))?;
         let tgt = tgt.map_err(|e| Stop::of(false, e))?;
         let ratio = base / tgt.max(1.0);
-        return Ok(measurement(
+        return Ok(Measurement::new(
             "cpu_instructions_per_request",
             "instructions/request",
             "callgrind instruction count (exact)".into(),
@@ -130,7 +108,7 @@ async fn cpu(
         .await
         .map_err(|(is_baseline, err)| Stop::of(is_baseline, err))?;
     let ratio = median_interval(&pairwise_ratios(&base, &tgt));
-    Ok(measurement(
+    Ok(Measurement::new(
         "cpu_instructions_per_request",
         "ns/request",
         format!("wall clock, {rounds} interleaved rounds (valgrind not found)"),
@@ -164,7 +142,7 @@ async fn heap(
     // A target that keeps nothing has no ratio worth dividing by: floor at one byte.
     let retained = base.retained_bytes_per_request.max(0.0) / tgt.retained_bytes_per_request.max(1.0);
     Ok(vec![
-        measurement(
+        Measurement::new(
             "allocations_per_request",
             "allocations/request",
             format!("dhat heap counts over {requests} requests (exact)"),
@@ -173,7 +151,7 @@ async fn heap(
             Interval::exact(blocks),
             1,
         ),
-        measurement(
+        Measurement::new(
             "retained_bytes_per_request",
             "bytes/request",
             format!("dhat live heap growth over {leak} requests after {warmup} (exact)"),
@@ -196,7 +174,7 @@ async fn latency(
     let (rounds, requests, concurrency) = (get("load_rounds")?, get("load_requests")?, get("load_concurrency")?);
     let run = load_rounds(ctx, baseline, target, data, rounds, requests, concurrency).await?;
     let (base, tgt): (Vec<f64>, Vec<f64>) = run.into_iter().unzip();
-    Ok(measurement(
+    Ok(Measurement::new(
         "p99_under_load",
         "ms",
         format!("p99 of {requests} requests at concurrency {concurrency}, {rounds} interleaved rounds on loopback"),
