@@ -5,11 +5,15 @@
 //! cargo xtask grade                 # services up, then the grader over every lab's exercise
 //! cargo xtask services up|down|status
 //! cargo xtask book                  # build docs/ into docs/book
+//! cargo xtask hint profiling        # the next hint of a lab (--check <id>, --list, --again N, --reset)
+//! cargo xtask docs [FILE...]        # run the shell commands the README and the guides show
 //! cargo xtask numbers               # re-measure the numbers quoted in the lab guides
 //! cargo xtask stability --runs 5    # grade the same target N times and report the spread
 //! ```
 
 mod book;
+mod doccmds;
+mod hint;
 mod numbers;
 mod selfcheck;
 mod services;
@@ -36,6 +40,17 @@ enum Task {
         /// Skip the grader self-check (release builds and measuring).
         #[arg(long)]
         no_selfcheck: bool,
+        /// Skip running the shell commands of the README and the guides.
+        #[arg(long)]
+        no_docs: bool,
+    },
+    /// Run the shell commands the README and the guides show (or list how each block runs).
+    Docs {
+        /// Only files whose path contains one of these (e.g. `profiling`).
+        files: Vec<String>,
+        /// List the blocks run in another form or not run, and why; run nothing.
+        #[arg(long)]
+        list: bool,
     },
     /// Bring services up, then grade every lab's exercise and print the scorecard.
     Grade {
@@ -50,6 +65,8 @@ enum Task {
     },
     /// Build the book into docs/book.
     Book,
+    /// Show a lab's next hint, one at a time (remembered per clone in .hints/).
+    Hint(hint::Args),
     /// Re-measure the numbers the lab guides quote.
     Numbers,
     /// Grade one target several times and report the score spread.
@@ -69,15 +86,21 @@ enum Task {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
-        Task::Test { no_selfcheck } => test(!no_selfcheck),
+        Task::Test { no_selfcheck, no_docs } => test(!no_selfcheck, !no_docs),
+        Task::Docs { files, list } => docs(&files, list),
         Task::Grade { args } => grade(&args),
         Task::Services { action } => services::run(action),
         Task::Book => book::build(),
+        Task::Hint(args) => hint::run(&args),
         Task::Numbers => numbers::regenerate(),
         Task::Stability { lab, target, runs, noise } => stability::run(&lab, &target, runs, noise),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.downcast_ref::<hint::Usage>().is_some() => {
+            eprintln!("xtask: {err}");
+            ExitCode::from(2)
+        }
         Err(err) => {
             eprintln!("xtask: {err:#}");
             ExitCode::FAILURE
@@ -85,7 +108,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn test(with_selfcheck: bool) -> anyhow::Result<()> {
+fn test(with_selfcheck: bool, with_docs: bool) -> anyhow::Result<()> {
     services::ensure_all()?;
     shell::step("format", shell::cargo(&["fmt", "--all", "--", "--check"]))?;
     shell::step("clippy", shell::cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
@@ -94,8 +117,20 @@ fn test(with_selfcheck: bool) -> anyhow::Result<()> {
     if with_selfcheck {
         shell::step_result("grader self-check", selfcheck::run())?;
     }
+    if with_docs {
+        shell::step_result("the docs' shell commands", doccmds::run(&[]))?;
+    }
     eprintln!("xtask: all checks passed");
     Ok(())
+}
+
+fn docs(files: &[String], list: bool) -> anyhow::Result<()> {
+    if list {
+        print!("{}", doccmds::summary(&doccmds::all_blocks(&shell::root())?));
+        return Ok(());
+    }
+    services::ensure_all()?;
+    doccmds::run(files)
 }
 
 fn grade(args: &[String]) -> anyhow::Result<()> {
