@@ -47,7 +47,7 @@ pub async fn review(
         return Err(ApiError::UnknownCustomer(review.customer_id));
     }
 
-    // TODO: make the review and the rating update one transaction (guide: "One write, one commit").
+    // TODO: count the statements that write, and the commits they take, for one review (guide, step 6).
     let (review_id,): (i64,) = sqlx::query_as(
         "INSERT INTO reviews (product_id, customer_id, rating, title, body) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )

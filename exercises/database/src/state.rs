@@ -14,7 +14,7 @@ impl AppState {
     }
 
     /// A connection for this request.
-    // TODO: share a sized pool with an acquire timeout instead of a connection per request, and log slow statements (guide: "Size the pool").
+    // TODO: count the connections opened per request, then under concurrent load (guide, step 7).
     pub async fn db(&self) -> Result<PgConnection, Error> {
         self.options.connect().await
     }

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo bench -p exercise-profiling                          # compare
 //! cargo bench -p exercise-profiling -- top_products          # one endpoint
-//! cargo bench -p exercise-profiling -- --profile-time 5      # + pprof flamegraphs:
+//! cargo bench -p exercise-profiling --bench endpoints -- --profile-time 5   # + flamegraphs (the option needs --bench):
 //!     target/criterion/<endpoint>/<who>/profile/flamegraph.svg
 //! ```
 

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo bench -p solution-profiling                          # compare
 //! cargo bench -p solution-profiling -- top_products          # one endpoint
-//! cargo bench -p solution-profiling -- --profile-time 5      # + pprof flamegraphs:
+//! cargo bench -p solution-profiling --bench endpoints -- --profile-time 5   # + flamegraphs (the option needs --bench):
 //!     target/criterion/<endpoint>/<who>/profile/flamegraph.svg
 //! ```
 
