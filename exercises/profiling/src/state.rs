@@ -16,6 +16,8 @@ pub struct Store {
     /// Sale lines exactly as the checkout wrote them.
     pub sales: Vec<String>,
     pub recent: Vec<ServedReport>,
+    /// PBKDF2 rounds of a batch receipt.
+    pub receipt_rounds: u32,
 }
 
 #[derive(Clone)]
@@ -25,7 +27,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(data: Dataset) -> AppState {
-        let store = Store { products: data.products, sales: data.sales, recent: Vec::new() };
+        let store = Store {
+            products: data.products,
+            sales: data.sales,
+            recent: Vec::new(),
+            receipt_rounds: data.receipt_rounds,
+        };
         AppState { store: Arc::new(Mutex::new(store)) }
     }
 }

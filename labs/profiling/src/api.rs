@@ -10,6 +10,10 @@
 //! | `GET /reports/recent` | [`RecentReports`]: the last ten reports served, newest first |
 //! | `POST /sales` with [`IngestRequest`] | 201 and [`IngestResponse`]; all lines or none |
 //!
+//! A `POST /sales` with `"receipt": true` also answers with the batch's
+//! signed receipt ([`crate::receipt`]): tens of milliseconds of CPU that
+//! belong to that one request alone.
+//!
 //! Dates are inclusive `YYYY-MM-DD` days of 2026 (default: the whole year).
 //! `region` is one of [`crate::data::REGIONS`] (default: all). `limit` is
 //! 1–100 (default 10). Unknown query parameters are ignored. Money is
@@ -266,6 +270,9 @@ pub struct RecentReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IngestRequest {
     pub lines: Vec<String>,
+    /// Ask for a signed receipt of the batch (default: no).
+    #[serde(default)]
+    pub receipt: bool,
 }
 
 /// The answer to an accepted `POST /sales`.
@@ -273,4 +280,7 @@ pub struct IngestRequest {
 pub struct IngestResponse {
     pub accepted: usize,
     pub total_sales: usize,
+    /// [`crate::receipt::sign`] of the batch's lines and `total_sales`, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::AppFn;
 use crate::data::Dataset;
-use crate::workload;
+use crate::{receipt, workload};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
@@ -158,12 +158,31 @@ pub fn ingested_sales_show_up_in_reports(target: AppFn) {
     assert_eq!(got[1].status, 201, "{}", got[1].body);
     assert_eq!(got[1].body["accepted"], json!(2));
     assert_eq!(got[1].body["total_sales"], json!(data.sales.len() + 2));
+    assert!(got[1].body.get("receipt").is_none(), "a receipt nobody asked for: {}", got[1].body);
     let orders =
         |body: &Value| body["days"].as_array().and_then(|d| d.first()).map_or(0, |d| d["orders"].as_u64().unwrap_or(0));
     assert_eq!(orders(&got[2].body), orders(&got[0].body) + 2);
     let top = &got[3].body["top"][0];
     assert_eq!(top["customer"], json!("C999999"));
     assert_eq!(top["orders"], json!(2));
+}
+
+/// A batch sent with `"receipt": true` is signed with its place in the log,
+/// so the same lines sent again get another receipt.
+pub fn a_receipt_signs_the_batch_and_its_place_in_the_log(target: AppFn) {
+    let data = Dataset::generate(1, Size::Tiny);
+    let lines = vec![format!("2026-08-09T10:00:00Z;{};south;C000007;4;5", data.products[1].sku)];
+    let batch = json!({ "lines": lines, "receipt": true });
+    let reqs = [Req::post("/sales", batch.clone()), Req::post("/sales", batch)];
+    let got = exchanges(target, data.clone(), &reqs);
+    for (i, exchange) in got.iter().enumerate() {
+        assert_eq!(exchange.status, 201, "{}", exchange.body);
+        let total = data.sales.len() + i + 1;
+        assert_eq!(exchange.body["total_sales"], json!(total));
+        assert_eq!(exchange.body["receipt"], json!(receipt::sign(&lines, total, data.receipt_rounds)));
+    }
+    assert_ne!(got[0].body["receipt"], got[1].body["receipt"]);
+    insta::assert_json_snapshot!("receipt", got[0].body);
 }
 
 /// `GET /reports/recent` lists the last ten reports served, newest first.
@@ -244,6 +263,10 @@ macro_rules! contract_tests {
         #[test]
         fn ingested_sales_show_up_in_reports() {
             $crate::contract::ingested_sales_show_up_in_reports($target);
+        }
+        #[test]
+        fn a_receipt_signs_the_batch_and_its_place_in_the_log() {
+            $crate::contract::a_receipt_signs_the_batch_and_its_place_in_the_log($target);
         }
         #[test]
         fn recent_lists_the_last_ten_reports_newest_first() {

@@ -22,6 +22,9 @@ pub const REGIONS: [&str; 5] = ["north", "south", "east", "west", "central"];
 /// The year every sale falls in.
 pub const YEAR: i32 = 2026;
 
+/// PBKDF2 rounds of a receipt on the graded data: about 25 ms of one core.
+pub const RECEIPT_ROUNDS: u32 = 200_000;
+
 const CATEGORIES: [&str; 8] = ["kitchen", "garden", "office", "toys", "outdoor", "audio", "books", "tools"];
 const ADJECTIVES: [&str; 12] =
     ["Blue", "Compact", "Deluxe", "Eco", "Folding", "Heavy", "Mini", "Quiet", "Retro", "Smart", "Steel", "Travel"];
@@ -46,19 +49,23 @@ pub struct Dataset {
     pub sales: Vec<String>,
     /// Customer ids that appear in the log, for workloads.
     pub customers: usize,
+    /// PBKDF2 rounds of a batch receipt ([`crate::receipt`]): the shop's
+    /// setting, tens of milliseconds of CPU per receipt, and small for tests.
+    pub receipt_rounds: u32,
 }
 
 struct Shape {
     products: usize,
     customers: usize,
     sales: usize,
+    receipt_rounds: u32,
 }
 
 fn shape(size: Size) -> Shape {
     match size {
-        Size::Tiny => Shape { products: 24, customers: 40, sales: 400 },
-        Size::Medium => Shape { products: 300, customers: 1_500, sales: 5_000 },
-        Size::Large => Shape { products: 1_500, customers: 8_000, sales: 40_000 },
+        Size::Tiny => Shape { products: 24, customers: 40, sales: 400, receipt_rounds: 100 },
+        Size::Medium => Shape { products: 300, customers: 1_500, sales: 5_000, receipt_rounds: RECEIPT_ROUNDS },
+        Size::Large => Shape { products: 1_500, customers: 8_000, sales: 40_000, receipt_rounds: RECEIPT_ROUNDS },
     }
 }
 
@@ -106,7 +113,7 @@ impl Dataset {
             })
             .collect();
 
-        Dataset { products, sales, customers: shape.customers }
+        Dataset { products, sales, customers: shape.customers, receipt_rounds: shape.receipt_rounds }
     }
 }
 

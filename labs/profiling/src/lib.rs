@@ -8,6 +8,7 @@
 //!
 //! - [`data`]: the dataset and its seeded generator.
 //! - [`api`]: request parameters, response bodies and errors (the HTTP contract).
+//! - [`receipt`]: the signed receipt of an ingested batch, slow on purpose.
 //! - [`workload`]: the request mixes the driver and grader send.
 //! - [`contract`]: the contract tests every implementation runs ([`contract_tests!`]).
 //! - `bench` (feature `bench`): criterion benches of each endpoint, baseline beside target.
@@ -18,6 +19,7 @@ pub mod api;
 pub mod bench;
 pub mod contract;
 pub mod data;
+pub mod receipt;
 pub mod workload;
 
 pub use data::{Dataset, Product};

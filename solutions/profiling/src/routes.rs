@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use lab_profiling::api::{
     ApiError, Health, IngestRequest, IngestResponse, JsonBody, MAX_BATCH, ProductView, RecentReports, ReportParams,
 };
+use lab_profiling::receipt;
 use serde::Serialize;
 
 use crate::format::format_money;
@@ -97,8 +98,22 @@ async fn ingest(
             }
         }
     }
-    let mut store = state.store.write();
-    store.insert(sales);
-    let response = IngestResponse { accepted: batch.lines.len(), total_sales: store.sales.len() };
+    let accepted = batch.lines.len();
+    // Why: the write lock covers the insert only; it is released before the slow signature starts.
+    let total_sales = {
+        let mut store = state.store.write();
+        store.insert(sales);
+        store.sales.len()
+    };
+    let receipt = match batch.receipt {
+        false => None,
+        true => {
+            let rounds = state.receipt_rounds;
+            // Why: signing is tens of milliseconds of CPU; on spawn_blocking it leaves the runtime's workers free for other requests.
+            let signing = tokio::task::spawn_blocking(move || receipt::sign(&batch.lines, total_sales, rounds));
+            Some(signing.await.expect("signing panicked"))
+        }
+    };
+    let response = IngestResponse { accepted, total_sales, receipt };
     Ok((StatusCode::CREATED, Json(response)))
 }

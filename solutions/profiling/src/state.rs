@@ -35,6 +35,8 @@ pub struct AppState {
     pub store: Arc<RwLock<Store>>,
     // Why: a bounded queue of small records instead of every report body ever served (the leak).
     pub recent: Arc<Mutex<VecDeque<RecentReport>>>,
+    /// PBKDF2 rounds of a batch receipt: configuration, read without a lock.
+    pub receipt_rounds: u32,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             catalog: Arc::new(catalog),
             store: Arc::new(RwLock::new(Store { sales })),
             recent: Arc::new(Mutex::new(VecDeque::with_capacity(RECENT))),
+            receipt_rounds: data.receipt_rounds,
         }
     }
 
