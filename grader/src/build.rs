@@ -31,16 +31,22 @@ pub struct Kit {
 }
 
 impl Kit {
-    /// The kit this grader belongs to, or `root` when given.
+    /// The kit at `root` when given, else the one around the current
+    /// directory (as cargo finds a workspace). Never a path compiled into
+    /// the binary: one target directory may serve several clones.
     pub fn discover(root: Option<PathBuf>) -> anyhow::Result<Kit> {
         let root = match root {
-            Some(root) => root,
-            None => {
-                Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("the grader sits inside the kit")?.to_path_buf()
+            Some(root) => {
+                let root = root.canonicalize().with_context(|| format!("finding the kit at {}", root.display()))?;
+                anyhow::ensure!(
+                    lab_protocol::kit::is_root(&root),
+                    "{} is not the lab kit (no workspace Cargo.toml with labs/ and grader/)",
+                    root.display()
+                );
+                root
             }
+            None => lab_protocol::kit::root_from_current_dir().map_err(anyhow::Error::msg)?,
         };
-        let root = root.canonicalize().with_context(|| format!("finding the kit at {}", root.display()))?;
-        anyhow::ensure!(root.join("labs").is_dir(), "{} is not the lab kit (no labs/ folder)", root.display());
         let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         Ok(Kit { root, target_dir, cargo })

@@ -28,7 +28,7 @@ use crate::report::{self, Progress};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// The kit to grade (default: the kit this grader was built from).
+    /// The kit to grade (default: the kit around the current directory).
     #[arg(long, global = true)]
     kit: Option<PathBuf>,
     /// No progress output.
@@ -150,7 +150,7 @@ async fn grade(
     let target = Target::parse(target).map_err(Usage)?;
     let seed = seed.unwrap_or_else(crate::environment::fresh_seed);
     let valgrind = measure::valgrind_version();
-    let environment = crate::environment::capture(seed, valgrind.clone());
+    let environment = crate::environment::capture(seed, valgrind.clone(), &kit.root);
     let progress = Progress::new(quiet);
     let ctx = Context { kit, seed, progress: &progress, valgrind };
     let mut record = Record { labs: Vec::new(), environment };

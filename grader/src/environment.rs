@@ -4,7 +4,7 @@ use std::process::Command;
 
 use crate::record::Environment;
 
-pub fn capture(seed: u64, valgrind: Option<String>) -> Environment {
+pub fn capture(seed: u64, valgrind: Option<String>, kit: &std::path::Path) -> Environment {
     let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -22,6 +22,7 @@ pub fn capture(seed: u64, valgrind: Option<String>) -> Environment {
         seed,
         valgrind,
         grader_version: env!("CARGO_PKG_VERSION").into(),
+        kit: kit.display().to_string(),
     }
 }
 

@@ -2,7 +2,8 @@
 //! one run, gates on correctness and scores from the lab's rubric.
 //!
 //! - [`cli`]: arguments, exit codes, the top-level flow.
-//! - [`rubric`]: the lab's `rubric.toml` and its score curves.
+//! - [`rubric`]: the lab's `rubric.toml`: checks, categories, bonus checks, score curves.
+//! - [`hints`]: how many hints each check has, so evidence can name the next one.
 //! - [`stats`]: medians, pairwise ratios and bootstrap intervals.
 //! - [`record`]: the result record (JSON) and its fields.
 //! - [`environment`]: the machine fingerprint stored with every record.
@@ -15,6 +16,7 @@
 pub mod build;
 pub mod cli;
 pub mod environment;
+pub mod hints;
 pub mod labs;
 pub mod measure;
 pub mod process;

@@ -13,7 +13,7 @@ pub mod load;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
+use lab_protocol::{Exchange, HeapReport, RunReport, parse_last, parse_lines};
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -72,11 +72,6 @@ pub async fn callgrind_per_request(binary: &Path, data: &[String], requests: usi
     Ok(loaded.saturating_sub(setup) as f64 / requests.max(1) as f64)
 }
 
-#[derive(Debug, Deserialize)]
-struct RunSummary {
-    elapsed_ns: u64,
-}
-
 /// Wall-clock nanoseconds per request in alternating rounds (A B, B A, ...).
 pub async fn wall_rounds(
     baseline: &Path,
@@ -90,8 +85,7 @@ pub async fn wall_rounds(
         command.args(["--workload", "cpu", "--requests", &requests.to_string()]);
         async move {
             let output = run(command, RUN_LIMIT).await?;
-            let summary: RunSummary = serde_json::from_str(output.stdout.trim())
-                .map_err(|err| RunError::Failed(format!("driver printed no summary: {err}")))?;
+            let summary: RunReport = parse_last(&output.stdout).map_err(RunError::Failed)?;
             Ok::<f64, RunError>(summary.elapsed_ns as f64 / requests.max(1) as f64)
         }
     };
@@ -109,14 +103,6 @@ pub async fn wall_rounds(
     Ok((base, tgt))
 }
 
-/// What the heap driver reports.
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct HeapCounts {
-    pub blocks_per_request: f64,
-    pub bytes_per_request: f64,
-    pub retained_bytes_per_request: f64,
-}
-
 /// dhat counts from the `-heap` driver: deterministic, so one run each.
 pub async fn heap(
     binary: &Path,
@@ -124,7 +110,7 @@ pub async fn heap(
     requests: usize,
     warmup: usize,
     leak: usize,
-) -> Result<HeapCounts, RunError> {
+) -> Result<HeapReport, RunError> {
     let mut command = Command::new(binary);
     command.args(data).args([
         "--requests",
@@ -135,8 +121,7 @@ pub async fn heap(
         &leak.to_string(),
     ]);
     let output = run(command, RUN_LIMIT).await?;
-    let line = output.stdout.lines().find(|l| l.trim_start().starts_with('{')).unwrap_or_default();
-    serde_json::from_str(line).map_err(|err| RunError::Failed(format!("heap driver printed no counts: {err}")))
+    parse_last(&output.stdout).map_err(|err| RunError::Failed(format!("the heap driver {err}")))
 }
 
 /// The first request whose answer differs, described for a person.
@@ -168,9 +153,7 @@ pub async fn gate(
         command.args(["--workload", workload, "--requests", &requests.to_string(), "--responses"]).arg(&file);
         async move {
             run(command, RUN_LIMIT).await?;
-            let text =
-                std::fs::read_to_string(&file).map_err(|err| RunError::Failed(format!("no answers written: {err}")))?;
-            Ok::<Vec<Value>, RunError>(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+            read_answers(&file)
         }
     };
     let (want, got) = tokio::join!(answers(baseline, "baseline.jsonl"), answers(target, "target.jsonl"));
@@ -179,24 +162,29 @@ pub async fn gate(
     Ok((want.len(), compare_answers(&want, &got)))
 }
 
-/// Compares recorded exchanges (`{"req", "status", "body"}`) one by one.
-pub fn compare_answers(want: &[Value], got: &[Value]) -> Option<Difference> {
+/// The exchanges a driver wrote with `--responses`, one per line.
+pub fn read_answers(file: &Path) -> Result<Vec<Exchange>, RunError> {
+    let text = std::fs::read_to_string(file).map_err(|err| RunError::Failed(format!("no answers written: {err}")))?;
+    parse_lines(&text).map_err(|err| RunError::Failed(format!("answers file: {err}")))
+}
+
+/// Compares recorded exchanges one by one: request, status, then body.
+pub fn compare_answers(want: &[Exchange], got: &[Exchange]) -> Option<Difference> {
     for (i, expected) in want.iter().enumerate() {
-        let request = format!(
-            "{} {}",
-            expected["req"]["method"].as_str().unwrap_or("?"),
-            expected["req"]["uri"].as_str().unwrap_or("?")
-        );
+        let request = expected.req.label();
         let Some(actual) = got.get(i) else {
             return Some(Difference { request, detail: "no answer".into() });
         };
-        if expected["status"] != actual["status"] {
+        if actual.req != expected.req {
+            return Some(Difference { request, detail: format!("answered {} instead", actual.req.label()) });
+        }
+        if expected.status != actual.status {
             return Some(Difference {
                 request,
-                detail: format!("expected status {}, got {}", expected["status"], actual["status"]),
+                detail: format!("expected status {}, got {}", expected.status, actual.status),
             });
         }
-        if let Some((path, e, a)) = first_difference(&expected["body"], &actual["body"], String::new()) {
+        if let Some((path, e, a)) = first_difference(&expected.body, &actual.body, String::new()) {
             let path = if path.is_empty() { "the body".to_string() } else { path };
             return Some(Difference { request, detail: format!("{path}: expected {}, got {}", clip(&e), clip(&a)) });
         }
@@ -261,7 +249,11 @@ mod tests {
 
     #[test]
     fn the_gate_names_the_request_that_differed() {
-        let exchange = |uri: &str, status: u16, orders: u64| json!({ "req": { "method": "GET", "uri": uri }, "status": status, "body": { "orders": orders } });
+        let exchange = |uri: &str, status: u16, orders: u64| Exchange {
+            req: lab_protocol::Req::get(uri),
+            status,
+            body: json!({ "orders": orders }),
+        };
         let want = vec![exchange("/a", 200, 1), exchange("/reports/customers?region=north", 200, 31)];
         let same = want.clone();
         assert_eq!(compare_answers(&want, &same), None);

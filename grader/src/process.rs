@@ -74,7 +74,7 @@ pub struct Server {
     _child: Child,
 }
 
-/// Starts a driver's `serve` command and waits for its `listening on` line.
+/// Starts a driver's `serve` command and waits for its [`lab_protocol::Listening`] line.
 pub async fn serve(mut command: Command, limit: Duration) -> Result<Server, RunError> {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     let mut child = command.spawn().map_err(|err| RunError::Spawn(err.to_string()))?;
@@ -82,8 +82,8 @@ pub async fn serve(mut command: Command, limit: Duration) -> Result<Server, RunE
     let mut lines = BufReader::new(stdout).lines();
     let url = tokio::time::timeout(limit, async {
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some((_, url)) = line.split_once("listening on ") {
-                return Some(url.trim().to_string());
+            if let Ok(ready) = serde_json::from_str::<lab_protocol::Listening>(&line) {
+                return Some(ready.listening);
             }
         }
         None

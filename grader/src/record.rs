@@ -34,8 +34,14 @@ pub struct LabRecord {
     /// One line: why the lab is not fully graded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Points of the core checks, out of `max_score`.
     pub score: f64,
     pub max_score: f64,
+    /// Points of the bonus checks, reported beside `score` and never added to it.
+    pub bonus: f64,
+    pub bonus_max: f64,
+    /// Subtotals per rubric category (empty when the rubric has none).
+    pub categories: Vec<CategoryScore>,
     pub checks: Vec<Check>,
     pub measurements: Vec<Measurement>,
     /// Seconds this lab took to grade.
@@ -50,6 +56,23 @@ pub struct Check {
     pub points: f64,
     pub max_points: f64,
     pub evidence: String,
+    /// A bonus check: its points go to `bonus`, not `score`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bonus: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// For a check not yet passed: the command that reveals its next hint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// A rubric category's subtotal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CategoryScore {
+    pub id: String,
+    pub title: String,
+    pub points: f64,
+    pub max_points: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -111,12 +134,19 @@ pub struct Environment {
     /// `valgrind --version`, when callgrind counted instructions.
     pub valgrind: Option<String>,
     pub grader_version: String,
+    /// The kit graded: its root folder, found from the current directory or `--kit`.
+    pub kit: String,
 }
 
 impl LabRecord {
     /// Rounds a score for display and storage: one decimal.
     pub fn round(points: f64) -> f64 {
         (points * 10.0).round() / 10.0
+    }
+
+    /// The same record with `reason` in place of its own.
+    pub fn with_reason(self, reason: Option<String>) -> LabRecord {
+        LabRecord { reason, ..self }
     }
 
     pub fn check(&self, id: &str) -> Option<&Check> {

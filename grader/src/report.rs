@@ -66,34 +66,63 @@ fn number(value: f64) -> String {
     }
 }
 
-/// The detailed table of one lab: checks, then measurements.
+/// `85 / 100`, with `(+5 / 10 bonus)` when the rubric has bonus checks.
+fn score_text(lab: &LabRecord) -> String {
+    let core = format!("{} / {}", number(lab.score), number(lab.max_score));
+    if lab.bonus_max > 0.0 {
+        format!("{core} (+{} / {} bonus)", number(lab.bonus), number(lab.bonus_max))
+    } else {
+        core
+    }
+}
+
+/// The detailed table of one lab: checks, then measurements, wrapped to the terminal.
 pub fn lab_table(lab: &LabRecord) -> String {
-    let mut out =
-        format!("{} — target: {} — score {} / {}\n", lab.title, lab.target, number(lab.score), number(lab.max_score));
+    lab_table_width(lab, None)
+}
+
+/// [`lab_table`] wrapped to `width` columns (`None`: the terminal's, or no wrapping off a terminal).
+pub fn lab_table_width(lab: &LabRecord, width: Option<u16>) -> String {
+    let fit = |table: &mut Table| {
+        table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+        if let Some(width) = width {
+            table.set_width(width);
+        }
+    };
+    let mut out = format!("{} — target: {} — score {}\n", lab.title, lab.target, score_text(lab));
     if let Some(reason) = &lab.reason {
         out.push_str(&format!("{}: {reason}\n", status_word(lab.status)));
     }
     let mut checks = Table::new();
-    checks
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["check", "result", "points", "evidence"]);
+    fit(&mut checks);
+    checks.set_header(["check", "result", "points", "evidence"]);
     for check in &lab.checks {
+        let title = if check.bonus { format!("{} (bonus)", check.title) } else { check.title.clone() };
+        let evidence = match &check.hint {
+            Some(hint) => format!("{}\nnext hint: {hint}", check.evidence),
+            None => check.evidence.clone(),
+        };
         checks.add_row([
-            Cell::new(&check.title),
+            Cell::new(title),
             Cell::new(if check.passed { "pass" } else { "FAIL" }),
             Cell::new(format!("{} / {}", number(check.points), number(check.max_points)))
                 .set_alignment(CellAlignment::Right),
-            Cell::new(&check.evidence),
+            Cell::new(evidence),
         ]);
     }
     out.push_str(&checks.to_string());
+    if !lab.categories.is_empty() {
+        let parts: Vec<String> = lab
+            .categories
+            .iter()
+            .map(|c| format!("{} {} / {}", c.title, number(c.points), number(c.max_points)))
+            .collect();
+        out.push_str(&format!("\nby category: {}", parts.join(" · ")));
+    }
     if !lab.measurements.is_empty() {
         let mut measurements = Table::new();
-        measurements
-            .load_preset(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_header(["measurement", "baseline", "target", "ratio (95% interval)", "method"]);
+        fit(&mut measurements);
+        measurements.set_header(["measurement", "baseline", "target", "ratio (95% interval)", "method"]);
         for m in &lab.measurements {
             measurements.add_row([
                 Cell::new(format!("{} ({})", m.id, m.unit)),
@@ -131,7 +160,7 @@ pub fn scorecard(record: &Record) -> String {
         table.add_row([
             Cell::new(&lab.title),
             Cell::new(&lab.target),
-            Cell::new(format!("{} / {}", number(lab.score), number(lab.max_score))).set_alignment(CellAlignment::Right),
+            Cell::new(score_text(lab)).set_alignment(CellAlignment::Right),
             Cell::new(match &lab.reason {
                 Some(reason) => format!("{}: {reason}", status_word(lab.status)),
                 None => status_word(lab.status).to_string(),
@@ -141,7 +170,7 @@ pub fn scorecard(record: &Record) -> String {
     }
     let env = &record.environment;
     format!(
-        "{table}\nseed {} · {} ({} cores) · load {:.2} {:.2} {:.2} · {}{}\n",
+        "{table}\nseed {} · {} ({} cores) · load {:.2} {:.2} {:.2} · {}{}\nkit graded: {}\n",
         env.seed,
         env.cpu_model,
         env.cores,
@@ -149,6 +178,48 @@ pub fn scorecard(record: &Record) -> String {
         env.load_average[1],
         env.load_average[2],
         env.rustc,
-        env.valgrind.as_deref().map(|v| format!(" · {v}")).unwrap_or_default()
+        env.valgrind.as_deref().map(|v| format!(" · {v}")).unwrap_or_default(),
+        env.kit
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::Target;
+    use crate::hints::Hints;
+    use crate::labs::{attach_hints, score};
+    use crate::record::Environment;
+
+    fn record() -> LabRecord {
+        let rubric = crate::labs::tests::rubric();
+        let mut record = score(&rubric, &Target::Solution, crate::labs::tests::findings(4.0, 0.0, Some(1.5)));
+        attach_hints(&mut record, &Hints::parse("[[hint]]\ncheck = \"cpu\"\ntext = \"a\"\n").expect("parses"));
+        record.seconds = 61.0;
+        record
+    }
+
+    #[test]
+    fn the_lab_table_keeps_its_shape() {
+        insta::assert_snapshot!(lab_table_width(&record(), Some(120)));
+    }
+
+    #[test]
+    fn the_json_record_keeps_its_fields() {
+        let whole = Record {
+            labs: vec![record()],
+            environment: Environment {
+                cpu_model: "Test CPU".into(),
+                cores: 2,
+                load_average: [0.5, 0.25, 0.0],
+                rustc: "rustc 1.95.0".into(),
+                seed: 7,
+                valgrind: Some("valgrind-3.19.0".into()),
+                grader_version: "0.1.0".into(),
+                kit: "/work/kit".into(),
+            },
+        };
+        insta::assert_json_snapshot!(whole);
+        assert!(scorecard(&whole).contains("kit graded: /work/kit"));
+    }
 }

@@ -15,11 +15,31 @@ pub struct Rubric {
     pub guide: Option<String>,
     pub packages: Packages,
     pub editable: Editable,
-    /// Workload sizes, passed to the lab's driver.
+    /// Workload sizes, passed to the lab's driver; each lab reads them into
+    /// its own struct that refuses unknown keys ([`Rubric::workload`]).
     #[serde(default)]
     pub workload: BTreeMap<String, toml::Value>,
+    /// Services the lab needs (`postgres`, `redis`): without them it is "not graded".
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Trusted tools the grader builds for the lab: binary name → package.
+    #[serde(default)]
+    pub tools: BTreeMap<String, String>,
+    /// Groups of checks with a weight each (points of the 100); optional.
+    #[serde(default, rename = "category")]
+    pub categories: Vec<CategorySpec>,
     #[serde(rename = "check")]
     pub checks: Vec<CheckSpec>,
+}
+
+/// A group of checks (e.g. the project's functionality, quality, monitoring,
+/// documentation) and the points of the 100 it carries.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CategorySpec {
+    pub id: String,
+    pub title: String,
+    /// The core checks of this category must carry exactly this many points.
+    pub weight: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +67,12 @@ pub struct CheckSpec {
     pub measurement: Option<String>,
     #[serde(default)]
     pub curve: Option<Curve>,
+    /// Reported beside the score out of 100, never added to it.
+    #[serde(default)]
+    pub bonus: bool,
+    /// The [`CategorySpec`] this check counts towards, when the rubric has categories.
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -110,7 +136,22 @@ impl Rubric {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        let mut ids = std::collections::BTreeSet::new();
         for check in &self.checks {
+            anyhow::ensure!(ids.insert(check.id.as_str()), "check {} appears twice", check.id);
+            anyhow::ensure!(check.points > 0.0, "check {}: points must be above 0", check.id);
+            if check.kind == CheckKind::Gate && check.bonus {
+                anyhow::bail!("check {}: a gate cannot be a bonus", check.id);
+            }
+            match (&check.category, self.categories.is_empty()) {
+                (Some(category), _) if !self.categories.iter().any(|c| &c.id == category) => {
+                    anyhow::bail!("check {} names category {category}, which the rubric does not define", check.id)
+                }
+                (None, false) if !check.bonus => {
+                    anyhow::bail!("check {} needs a category: the rubric defines categories", check.id)
+                }
+                _ => {}
+            }
             if check.kind == CheckKind::Measured && (check.measurement.is_none() || check.curve.is_none()) {
                 anyhow::bail!("check {} needs a measurement and a curve", check.id);
             }
@@ -120,11 +161,38 @@ impl Rubric {
                 anyhow::bail!("check {}: full_at must be above 1", check.id);
             }
         }
+        for category in &self.categories {
+            let points: f64 = self.core().filter(|c| c.category.as_ref() == Some(&category.id)).map(|c| c.points).sum();
+            anyhow::ensure!(
+                (points - category.weight).abs() < 1e-9,
+                "category {} weighs {} but its checks carry {points} points",
+                category.id,
+                category.weight
+            );
+        }
         Ok(())
     }
 
+    /// Checks that count towards the score out of [`Rubric::max_score`].
+    pub fn core(&self) -> impl Iterator<Item = &CheckSpec> {
+        self.checks.iter().filter(|c| !c.bonus)
+    }
+
     pub fn max_score(&self) -> f64 {
-        self.checks.iter().map(|c| c.points).sum()
+        self.core().map(|c| c.points).sum()
+    }
+
+    /// Points the bonus checks can add beside the score.
+    pub fn bonus_max(&self) -> f64 {
+        self.checks.iter().filter(|c| c.bonus).map(|c| c.points).sum()
+    }
+
+    /// The `[workload]` table read into a lab's own settings type. Give the
+    /// type `#[serde(deny_unknown_fields)]`: a key no code reads is refused
+    /// here, and a field no code reads is a compiler warning.
+    pub fn workload<T: serde::de::DeserializeOwned>(&self) -> anyhow::Result<T> {
+        let table: toml::Table = self.workload.clone().into_iter().collect();
+        table.try_into().with_context(|| format!("rubric of {}: [workload]", self.lab))
     }
 
     /// A workload setting as a whole number.
@@ -189,7 +257,7 @@ mod tests {
 
     #[test]
     fn every_lab_rubric_in_the_kit_loads_and_totals_100() {
-        let labs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs");
+        let labs = lab_protocol::kit::root_from_current_dir().expect("tests run inside the kit").join("labs");
         let mut found = 0;
         for entry in std::fs::read_dir(labs).expect("labs/ exists") {
             let path = entry.expect("dir entry").path().join("rubric.toml");
@@ -200,6 +268,88 @@ mod tests {
             }
         }
         assert!(found >= 1);
+    }
+
+    const HEAD: &str = r#"
+        lab = "x"
+        title = "x"
+        [packages]
+        baseline = "a"
+        exercise = "b"
+        solution = "c"
+        [editable]
+        exercise = "exercises/x/src"
+    "#;
+
+    #[test]
+    fn categories_must_carry_their_weight() {
+        let text = format!(
+            r#"{HEAD}
+            [[category]]
+            id = "functionality"
+            title = "Functionality"
+            weight = 40
+            [[category]]
+            id = "docs"
+            title = "Documentation"
+            weight = 60
+            [[check]]
+            id = "a"
+            title = "a"
+            kind = "gate"
+            category = "functionality"
+            points = 40
+            [[check]]
+            id = "b"
+            title = "b"
+            category = "docs"
+            points = 50
+            measurement = "m"
+            curve = {{ kind = "at_most", limit = 1.0 }}
+            "#
+        );
+        let rubric: Rubric = toml::from_str(&text).expect("parses");
+        let err = rubric.validate().unwrap_err().to_string();
+        assert!(err.contains("category docs weighs 60 but its checks carry 50 points"), "{err}");
+    }
+
+    #[test]
+    fn bonus_checks_stay_outside_the_hundred() {
+        let text = format!(
+            r#"{HEAD}
+            [[check]]
+            id = "a"
+            title = "a"
+            kind = "gate"
+            points = 100
+            [[check]]
+            id = "smart"
+            title = "smart cache"
+            bonus = true
+            points = 10
+            measurement = "m"
+            curve = {{ kind = "log", full_at = 2.0 }}
+            "#
+        );
+        let rubric: Rubric = toml::from_str(&text).expect("parses");
+        rubric.validate().expect("valid");
+        assert_eq!((rubric.max_score(), rubric.bonus_max()), (100.0, 10.0));
+    }
+
+    #[test]
+    fn a_workload_key_no_lab_reads_is_refused() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Settings {
+            requests: usize,
+        }
+        let text = format!(
+            "{HEAD}\n[workload]\nrequests = 3\nforgotten = 4\n[[check]]\nid = \"a\"\ntitle = \"a\"\nkind = \"gate\"\npoints = 100\n"
+        );
+        let rubric: Rubric = toml::from_str(&text).expect("parses");
+        let err = format!("{:#}", rubric.workload::<Settings>().unwrap_err());
+        assert!(err.contains("forgotten"), "{err}");
     }
 
     #[test]

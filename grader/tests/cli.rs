@@ -42,3 +42,33 @@ fn the_load_test_refuses_a_lab_it_cannot_drive() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("lab database"), "{stderr}");
 }
+
+#[test]
+fn the_kit_is_the_one_around_the_current_directory_not_the_one_that_built_the_grader() {
+    // A second "clone": a folder with the kit's shape and a rubric of its own.
+    let other = tempfile::tempdir().expect("tempdir");
+    let root = other.path();
+    std::fs::create_dir_all(root.join("labs/elsewhere")).unwrap();
+    std::fs::create_dir_all(root.join("grader")).unwrap();
+    std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+    std::fs::write(root.join("grader/Cargo.toml"), "[package]\nname = \"grader\"\n").unwrap();
+    let rubric = std::fs::read_to_string("../labs/profiling/rubric.toml").expect("the kit's rubric");
+    let rubric = rubric.replace("title = \"Lab 23: profiling and benchmarking\"", "title = \"The other clone's lab\"");
+    std::fs::write(root.join("labs/elsewhere/rubric.toml"), rubric).unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
+        .arg("labs")
+        .current_dir(root.join("labs"))
+        .output()
+        .expect("the grader runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(stdout.trim(), "elsewhere\tThe other clone's lab");
+
+    let outside = tempfile::tempdir().expect("tempdir");
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_grader")).arg("labs").current_dir(outside.path()).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr.contains("is not inside the lab kit") && stderr.lines().count() == 1, "{stderr}");
+}

@@ -1,13 +1,24 @@
 //! Running cargo and other programs from tasks.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use anyhow::Context;
 
-/// The kit's root folder.
+/// The kit's root folder: the one around the current directory, found as
+/// cargo finds a workspace (a path compiled in would name whichever clone
+/// built this binary first when clones share a target directory).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the kit").to_path_buf()
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| match lab_protocol::kit::root_from_current_dir() {
+        Ok(root) => root,
+        Err(err) => {
+            eprintln!("xtask: {err}");
+            std::process::exit(2);
+        }
+    })
+    .clone()
 }
 
 /// `cargo <args>` in the kit root.

@@ -7,30 +7,42 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::Value;
+use lab_protocol::{Dropped, ExplainReport, PoolReport, ProxyReady, RowsReadReport, RunReport, SeedReport, parse_last};
+use serde::de::DeserializeOwned;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use super::{Context, Findings, score, unscored};
-use crate::build::{self, Target};
-use crate::measure::{RUN_LIMIT, compare_answers};
+use super::Context;
+use super::pipeline::{Method, Sides, Stop, Tools, kit, tgt};
+use crate::build::Binaries;
+use crate::measure::{RUN_LIMIT, compare_answers, read_answers};
 use crate::process::{self, RunError};
-use crate::record::{LabRecord, Measurement, Status};
+use crate::record::Measurement;
 use crate::rubric::Rubric;
 use crate::stats::{median, median_interval};
 
-/// Why grading stopped early.
-enum Stop {
-    Kit(String),
-    Target(String),
+/// The rubric's `[workload]` table; a key the lab does not read is refused.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    size: String,
+    seed_budget_s: u64,
+    proxy_delay_ms: usize,
+    gate_requests: usize,
+    count_requests: usize,
+    count_warmup: usize,
+    latency_rounds: usize,
+    latency_requests: usize,
+    latency_warmup: usize,
+    pool_concurrency: usize,
+    pool_hold_ms: usize,
+    max_connections_opened: usize,
+    rows_read_requests: usize,
 }
 
-fn kit(err: impl std::fmt::Display) -> Stop {
-    Stop::Kit(err.to_string())
-}
-
-fn tgt(err: impl std::fmt::Display) -> Stop {
-    Stop::Target(err.to_string())
+/// Reads the rubric's `[workload]` table as this lab does.
+pub fn read_settings(rubric: &Rubric) -> anyhow::Result<()> {
+    rubric.workload::<Settings>().map(drop)
 }
 
 /// One implementation's driver and the database seeded for it.
@@ -39,48 +51,169 @@ struct Side {
     database: String,
 }
 
-pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRecord {
-    let baseline = match super::build_baseline(ctx, rubric, target).await {
-        Ok(binaries) => binaries,
-        Err(record) => return record,
-    };
-    let proxy = match build::build_tool(ctx.kit, "lab-database", "pg-count-proxy", ctx.progress).await {
-        Ok(path) => path,
-        Err(err) => {
-            return unscored(rubric, target, Status::Failed, format!("the kit's proxy {err}"));
+/// The two seeded databases, and how long the baseline's took.
+pub struct Seeded {
+    base: Side,
+    cand: Side,
+    baseline_seed: SeedReport,
+}
+
+/// Lab 24's part of the pipeline.
+pub struct Database;
+
+impl Method for Database {
+    type Settings = Settings;
+    type Prepared = Seeded;
+
+    /// Not graded, rather than failed, when PostgreSQL answers but refuses the lab's work.
+    async fn probe(_ctx: &Context<'_>, baseline: &Binaries) -> Result<(), String> {
+        driver_json::<Dropped, _>(&baseline.main, &["drop", "--database", "labdb_probe"], Duration::from_secs(30))
+            .await
+            .map(drop)
+            .map_err(|err| err.to_string().trim_start_matches("error: ").to_string())
+    }
+
+    async fn prepare(ctx: &Context<'_>, w: &Settings, sides: &Sides) -> Result<Seeded, Stop> {
+        let tag = format!("labdb_g{}_{}", std::process::id(), ctx.seed);
+        let base = Side { driver: sides.baseline.main.clone(), database: format!("{tag}_base") };
+        let cand = Side { driver: sides.target.main.clone(), database: format!("{tag}_target") };
+        let seed = ctx.seed.to_string();
+        ctx.progress.phase(format!("seeding both databases ({}, seed {seed})", w.size));
+        let baseline_seed: SeedReport =
+            driver_json(&base.driver, &verb("seed", &seed, &w.size, &base.database, &[]), RUN_LIMIT)
+                .await
+                .map_err(kit)?;
+        let seeded = Seeded { base, cand, baseline_seed };
+        match driver_json::<SeedReport, _>(
+            &seeded.cand.driver,
+            &verb("seed", &seed, &w.size, &seeded.cand.database, &[]),
+            RUN_LIMIT,
+        )
+        .await
+        {
+            Ok(_) => Ok(seeded),
+            Err(err) => {
+                Database::cleanup(ctx, sides, seeded).await;
+                Err(tgt(format!("could not be seeded: {err}")))
+            }
         }
-    };
-    // Not graded, rather than failed, when there is no PostgreSQL to grade against.
-    if let Err(err) = driver_json(&baseline.main, &["drop", "--database", "labdb_probe"], Duration::from_secs(30)).await
-    {
-        let reason = err.to_string();
-        return super::not_graded(rubric, target, reason.trim_start_matches("error: ").to_string());
     }
-    let candidate = match super::build_target(ctx, rubric, target, &baseline).await {
-        Ok(binaries) => binaries,
-        Err(record) => return record,
-    };
-    let tag = format!("labdb_g{}_{}", std::process::id(), ctx.seed);
-    let base = Side { driver: baseline.main.clone(), database: format!("{tag}_base") };
-    let cand = Side { driver: candidate.main.clone(), database: format!("{tag}_target") };
-    let result = measure_all(ctx, rubric, &base, &cand, &proxy).await;
-    for side in [&base, &cand] {
-        let _ = driver_json(&side.driver, &["drop", "--database", &side.database], Duration::from_secs(60)).await;
+
+    /// Runs first: its workload writes (reviews), the same on both sides.
+    async fn gate(ctx: &Context<'_>, w: &Settings, _: &Sides, seeded: &Seeded) -> Result<Result<String, String>, Stop> {
+        let (seed, size) = (ctx.seed.to_string(), w.size.as_str());
+        let gate_requests = w.gate_requests.to_string();
+        ctx.progress.phase(format!("comparing answers on seed {seed}"));
+        let dir = tempfile::tempdir().map_err(kit)?;
+        let answers = |side: &Side, file: PathBuf| {
+            let mut args = verb(
+                "run",
+                &seed,
+                size,
+                &side.database,
+                &["--reuse", "--workload", "mixed", "--requests", &gate_requests],
+            );
+            args.extend(["--responses".to_string(), file.display().to_string()]);
+            let driver = side.driver.clone();
+            async move {
+                driver_json::<RunReport, _>(&driver, &args, RUN_LIMIT).await?;
+                read_answers(&file)
+            }
+        };
+        let want = answers(&seeded.base, dir.path().join("base.jsonl")).await.map_err(kit)?;
+        let got = answers(&seeded.cand, dir.path().join("target.jsonl")).await.map_err(tgt)?;
+        if let Some(difference) = compare_answers(&want, &got) {
+            return Ok(Err(difference.to_string()));
+        }
+        Ok(Ok(format!(
+            "{} answers equal the baseline's on seed {seed}; the baseline seeded {} rows in {:.1} s (budget {} s)",
+            want.len(),
+            seeded.baseline_seed.rows,
+            seeded.baseline_seed.total_ms as f64 / 1000.0,
+            w.seed_budget_s
+        )))
     }
-    match result {
-        Ok(findings) => score(rubric, target, findings),
-        Err(Stop::Target(reason)) => unscored(rubric, target, Status::Failed, format!("the target {reason}")),
-        Err(Stop::Kit(reason)) => unscored(rubric, target, Status::Failed, format!("the kit's baseline {reason}")),
+
+    async fn measure(
+        ctx: &Context<'_>,
+        w: &Settings,
+        _: &Sides,
+        tools: &Tools,
+        seeded: &Seeded,
+    ) -> Result<Vec<Measurement>, Stop> {
+        let proxy = tools.get("pg-count-proxy").ok_or_else(|| kit("rubric [tools] names no pg-count-proxy"))?;
+        let (base, cand) = (&seeded.base, &seeded.cand);
+        let (seed, size) = (ctx.seed.to_string(), w.size.clone());
+        let mut measurements = counts(ctx, w, base, cand, proxy, &seed, &size).await?;
+        measurements.push(plans(ctx, base, cand, &seed, &size).await?);
+        measurements.push(rows_read(ctx, w, base, cand, &seed, &size).await?);
+        let pool = pool(ctx, w, base, cand).await?;
+        let opened = measurements.iter().find(|m| m.id == "connections_opened").map(|m| (m.baseline, m.target));
+        let (base_opened, cand_opened) = opened.unwrap_or((0.0, 0.0));
+        let max_connections = w.max_connections_opened as f64;
+        let failures =
+            |passed: bool, opened: f64| f64::from(u8::from(!passed)) + f64::from(u8::from(opened > max_connections));
+        measurements.push(Measurement::counted(
+            "pool_failures",
+            "failures",
+            format!(
+                "pool check ({} reads on a locked table): baseline answered {}, target {}; at most {max_connections} connections opened over the counted runs",
+                w.pool_concurrency,
+                statuses(&pool.0),
+                statuses(&pool.1)
+            ),
+            failures(pool.0.passed, base_opened),
+            failures(pool.1.passed, cand_opened),
+        ));
+        measurements.extend(latency(ctx, w, base, cand, proxy, &seed, &size).await?);
+        Ok(measurements)
+    }
+
+    async fn cleanup(_ctx: &Context<'_>, _: &Sides, seeded: Seeded) {
+        for side in [&seeded.base, &seeded.cand] {
+            let _ = driver_json::<Dropped, _>(
+                &side.driver,
+                &["drop", "--database", &side.database],
+                Duration::from_secs(60),
+            )
+            .await;
+        }
     }
 }
 
-/// Runs a driver verb and parses the JSON object it prints last.
-async fn driver_json<S: AsRef<std::ffi::OsStr>>(driver: &Path, args: &[S], limit: Duration) -> Result<Value, RunError> {
+/// What a counted run's proxy saw, per request: queries, bytes, commits that wrote, connections.
+struct Counted {
+    queries: f64,
+    bytes_to_client: f64,
+    write_units: f64,
+    connections: f64,
+}
+
+/// A counted run's counters; a missing one is an error, never a zero.
+fn counted(report: RunReport) -> Result<Counted, String> {
+    Ok(Counted {
+        queries: report.counter("queries")?.per_request,
+        bytes_to_client: report.counter("bytes_to_client")?.per_request,
+        write_units: report.counter("write_units")?.per_request,
+        connections: report.counter("connections")?.total as f64,
+    })
+}
+
+/// `{200: 4, 503: 20}` as `200×4, 503×20`.
+fn statuses(pool: &PoolReport) -> String {
+    pool.statuses.iter().map(|(status, n)| format!("{status}×{n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Runs a driver verb and reads the message it prints last.
+async fn driver_json<T: DeserializeOwned, S: AsRef<std::ffi::OsStr>>(
+    driver: &Path,
+    args: &[S],
+    limit: Duration,
+) -> Result<T, RunError> {
     let mut command = Command::new(driver);
     command.args(args);
     let output = process::run(command, limit).await?;
-    let line = output.stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or_default();
-    serde_json::from_str(line).map_err(|err| RunError::Failed(format!("printed no result: {err}")))
+    parse_last(&output.stdout).map_err(RunError::Failed)
 }
 
 /// `<verb> --seed S --size Z --database D <extra...>`
@@ -88,84 +221,6 @@ fn verb(verb: &str, seed: &str, size: &str, database: &str, extra: &[&str]) -> V
     let mut args = vec![verb, "--seed", seed, "--size", size, "--database", database];
     args.extend_from_slice(extra);
     args.into_iter().map(str::to_owned).collect()
-}
-
-async fn measure_all(
-    ctx: &Context<'_>,
-    rubric: &Rubric,
-    base: &Side,
-    cand: &Side,
-    proxy: &Path,
-) -> Result<Findings, Stop> {
-    let get = |key: &str| rubric.workload_usize(key).map_err(|e| kit(format!("{e:#}")));
-    let size = rubric.workload_str("size").map_err(|e| kit(format!("{e:#}")))?;
-    let seed = ctx.seed.to_string();
-    let mut findings = Findings::default();
-
-    ctx.progress.phase(format!("seeding both databases ({size}, seed {seed})"));
-    let seeded =
-        driver_json(&base.driver, &verb("seed", &seed, &size, &base.database, &[]), RUN_LIMIT).await.map_err(kit)?;
-    driver_json(&cand.driver, &verb("seed", &seed, &size, &cand.database, &[]), RUN_LIMIT)
-        .await
-        .map_err(|e| tgt(format!("could not be seeded: {e}")))?;
-
-    // The gate first: its workload writes (reviews), the same on both sides.
-    let gate_requests = get("gate_requests")?.to_string();
-    ctx.progress.phase(format!("comparing answers on seed {seed}"));
-    let dir = tempfile::tempdir().map_err(kit)?;
-    let answers = |side: &Side, file: PathBuf| {
-        let mut args = verb(
-            "run",
-            &seed,
-            &size,
-            &side.database,
-            &["--reuse", "--workload", "mixed", "--requests", &gate_requests],
-        );
-        args.extend(["--responses".to_string(), file.display().to_string()]);
-        let driver = side.driver.clone();
-        async move {
-            driver_json(&driver, &args, RUN_LIMIT).await?;
-            let text =
-                std::fs::read_to_string(&file).map_err(|e| RunError::Failed(format!("no answers written: {e}")))?;
-            Ok::<Vec<Value>, RunError>(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
-        }
-    };
-    let want = answers(base, dir.path().join("base.jsonl")).await.map_err(kit)?;
-    let got = answers(cand, dir.path().join("target.jsonl")).await.map_err(tgt)?;
-    if let Some(difference) = compare_answers(&want, &got) {
-        findings.gate = Some(Err(difference.to_string()));
-        return Ok(findings);
-    }
-    findings.gate = Some(Ok(format!(
-        "{} answers equal the baseline's on seed {seed}; the baseline seeded {} rows in {:.1} s",
-        want.len(),
-        seeded["rows"],
-        seeded["total_ms"].as_f64().unwrap_or(0.0) / 1000.0
-    )));
-
-    findings.measurements.extend(counts(ctx, rubric, base, cand, proxy, &seed, &size).await?);
-    findings.measurements.push(plans(ctx, base, cand, &seed, &size).await?);
-    findings.measurements.push(rows_read(ctx, base, cand, &seed, &size).await?);
-    let pool = pool(ctx, rubric, base, cand).await?;
-    let opened = findings.measurements.iter().find(|m| m.id == "connections_opened").map(|m| (m.baseline, m.target));
-    let (base_opened, cand_opened) = opened.unwrap_or((0.0, 0.0));
-    let max_connections = get("max_connections_opened")? as f64;
-    let failures =
-        |passed: bool, opened: f64| f64::from(u8::from(!passed)) + f64::from(u8::from(opened > max_connections));
-    findings.measurements.push(Measurement::counted(
-        "pool_failures",
-        "failures",
-        format!(
-            "pool check ({} reads on a locked table): baseline answered {}, target {}; at most {max_connections} connections opened over the counted runs",
-            get("pool_concurrency")?,
-            pool.0["statuses"],
-            pool.1["statuses"]
-        ),
-        failures(pool.0["passed"] == true, base_opened),
-        failures(pool.1["passed"] == true, cand_opened),
-    ));
-    findings.measurements.extend(latency(ctx, rubric, base, cand, proxy, &seed, &size).await?);
-    Ok(findings)
 }
 
 /// A running pg-count-proxy; killed when dropped.
@@ -190,12 +245,8 @@ async fn start_proxy(proxy: &Path, delay_ms: usize) -> Result<Proxy, Stop> {
         .map_err(|_| kit("proxy did not start within 30 s"))?
         .map_err(kit)?
         .ok_or_else(|| kit("proxy exited before listening"))?;
-    let info: Value = serde_json::from_str(&first).map_err(kit)?;
-    Ok(Proxy {
-        address: info["proxy"].as_str().unwrap_or_default().to_string(),
-        control: info["control"].as_str().unwrap_or_default().to_string(),
-        _child: child,
-    })
+    let ready: ProxyReady = parse_last(&first).map_err(|e| kit(format!("the proxy {e}")))?;
+    Ok(Proxy { address: ready.proxy, control: ready.control, _child: child })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -208,7 +259,7 @@ async fn counted_run(
     warmup: usize,
     via: &str,
     control: Option<&str>,
-) -> Result<Value, RunError> {
+) -> Result<RunReport, RunError> {
     let (requests, warmup) = (requests.to_string(), warmup.to_string());
     let mut extra = vec!["--reuse", "--workload", workload, "--requests", &requests, "--warmup", &warmup, "--via", via];
     if let Some(control) = control {
@@ -219,16 +270,15 @@ async fn counted_run(
 
 async fn counts(
     ctx: &Context<'_>,
-    rubric: &Rubric,
+    w: &Settings,
     base: &Side,
     cand: &Side,
     proxy: &Path,
     seed: &str,
     size: &str,
 ) -> Result<Vec<Measurement>, Stop> {
-    let get = |key: &str| rubric.workload_usize(key).map_err(|e| kit(format!("{e:#}")));
-    let (requests, warmup) = (get("count_requests")?, get("count_warmup")?);
-    let proxy = start_proxy(proxy, get("proxy_delay_ms")?).await?;
+    let (requests, warmup) = (w.count_requests, w.count_warmup);
+    let proxy = start_proxy(proxy, w.proxy_delay_ms).await?;
     let mut per_workload = Vec::new();
     let mut connections = (0.0, 0.0);
     for workload in ["list", "detail", "filter", "report", "write"] {
@@ -239,11 +289,11 @@ async fn counts(
         let t = counted_run(cand, seed, size, workload, requests, warmup, &proxy.address, Some(&proxy.control))
             .await
             .map_err(tgt)?;
-        connections.0 += b["connections"].as_f64().unwrap_or(0.0);
-        connections.1 += t["connections"].as_f64().unwrap_or(0.0);
+        let (b, t) = (counted(b).map_err(kit)?, counted(t).map_err(tgt)?);
+        connections.0 += b.connections;
+        connections.1 += t.connections;
         per_workload.push((workload, b, t));
     }
-    let value = |v: &Value, key: &str| v[key].as_f64().unwrap_or(f64::NAN);
     let method = |what: &str| format!("pg-count-proxy, {what}, {requests} requests after {warmup} (exact)");
     let mut out = Vec::new();
     for (workload, b, t) in &per_workload {
@@ -255,16 +305,16 @@ async fn counts(
             &id,
             "queries/request",
             method(&format!("{workload} workload")),
-            value(b, "queries_per_request"),
-            value(t, "queries_per_request"),
+            b.queries,
+            t.queries,
         ));
         if *workload == "report" {
             out.push(Measurement::counted(
                 "bytes_per_report",
                 "bytes/request",
                 method("bytes PostgreSQL sent for the report workload"),
-                value(b, "bytes_to_client_per_request"),
-                value(t, "bytes_to_client_per_request"),
+                b.bytes_to_client,
+                t.bytes_to_client,
             ));
         }
         if *workload == "write" {
@@ -272,8 +322,8 @@ async fn counts(
                 "write_units_per_review",
                 "commits/review",
                 method("separate commits that wrote, per review"),
-                value(b, "write_units_per_request"),
-                value(t, "write_units_per_request"),
+                b.write_units,
+                t.write_units,
             ));
         }
     }
@@ -292,28 +342,18 @@ async fn plans(ctx: &Context<'_>, base: &Side, cand: &Side, seed: &str, size: &s
     let explain = |side: &Side| {
         let args = verb("explain", seed, size, &side.database, &["--reuse"]);
         let driver = side.driver.clone();
-        async move { driver_json(&driver, &args, RUN_LIMIT).await }
+        async move { driver_json::<ExplainReport, _>(&driver, &args, RUN_LIMIT).await }
     };
     let b = explain(base).await.map_err(kit)?;
     let t = explain(cand).await.map_err(tgt)?;
-    let misses = |v: &Value| f64::from(u8::from(v["filter"]["passed"] != true));
-    let describe = |v: &Value| {
-        let scans = v["filter"]["index_scans"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "));
-        match scans {
-            Some(scans) if !scans.is_empty() => scans,
-            _ if v["filter"]["seq_scan_on_orders"] == true => "Seq Scan on orders".to_string(),
-            _ => "no index scan".to_string(),
-        }
-    };
+    let misses = |v: &ExplainReport| f64::from(u8::from(!v.filter.passed));
     Ok(Measurement::counted(
         "filter_plan_misses",
         "misses",
         format!(
             "EXPLAIN (FORMAT JSON) of the customer filter after ANALYZE: baseline {}; target {}",
-            describe(&b),
-            describe(&t)
+            b.filter.describe(),
+            t.filter.describe()
         ),
         misses(&b),
         misses(&t),
@@ -321,14 +361,22 @@ async fn plans(ctx: &Context<'_>, base: &Side, cand: &Side, seed: &str, size: &s
 }
 
 /// Rows of `orders` PostgreSQL reads for a deep page, from its own statistics.
-async fn rows_read(ctx: &Context<'_>, base: &Side, cand: &Side, seed: &str, size: &str) -> Result<Measurement, Stop> {
+async fn rows_read(
+    ctx: &Context<'_>,
+    w: &Settings,
+    base: &Side,
+    cand: &Side,
+    seed: &str,
+    size: &str,
+) -> Result<Measurement, Stop> {
     ctx.progress.phase("counting rows read for a deep page");
+    let requests = w.rows_read_requests.to_string();
     let args = |side: &Side| {
-        verb("rows-read", seed, size, &side.database, &["--reuse", "--workload", "deep", "--requests", "3"])
+        verb("rows-read", seed, size, &side.database, &["--reuse", "--workload", "deep", "--requests", &requests])
     };
     let b = driver_json(&base.driver, &args(base), RUN_LIMIT).await.map_err(kit)?;
     let t = driver_json(&cand.driver, &args(cand), RUN_LIMIT).await.map_err(tgt)?;
-    let rows = |v: &Value| v["orders_rows_read_per_request"].as_f64().unwrap_or(f64::NAN);
+    let rows = |v: &RowsReadReport| v.orders_rows_read_per_request;
     Ok(Measurement::counted(
         "orders_rows_per_deep_page",
         "rows/request",
@@ -338,33 +386,28 @@ async fn rows_read(ctx: &Context<'_>, base: &Side, cand: &Side, seed: &str, size
     ))
 }
 
-async fn pool(ctx: &Context<'_>, rubric: &Rubric, base: &Side, cand: &Side) -> Result<(Value, Value), Stop> {
-    let get = |key: &str| rubric.workload_usize(key).map_err(|e| kit(format!("{e:#}")));
-    let (concurrency, hold) = (get("pool_concurrency")?.to_string(), get("pool_hold_ms")?.to_string());
+async fn pool(ctx: &Context<'_>, w: &Settings, base: &Side, cand: &Side) -> Result<(PoolReport, PoolReport), Stop> {
+    let (concurrency, hold) = (w.pool_concurrency.to_string(), w.pool_hold_ms.to_string());
     ctx.progress.phase("checking the pool against a locked table");
     let args = ["pool-check", "--size", "tiny", "--concurrency", &concurrency, "--hold-ms", &hold];
     let b = driver_json(&base.driver, &args, RUN_LIMIT).await.map_err(kit)?;
     let t = driver_json(&cand.driver, &args, RUN_LIMIT).await.map_err(tgt)?;
-    Ok((b["pool"].clone(), t["pool"].clone()))
+    Ok((b, t))
 }
 
 async fn latency(
     ctx: &Context<'_>,
-    rubric: &Rubric,
+    w: &Settings,
     base: &Side,
     cand: &Side,
     proxy: &Path,
     seed: &str,
     size: &str,
 ) -> Result<Vec<Measurement>, Stop> {
-    let get = |key: &str| rubric.workload_usize(key).map_err(|e| kit(format!("{e:#}")));
-    let (rounds, requests, warmup, delay) =
-        (get("latency_rounds")?, get("latency_requests")?, get("latency_warmup")?, get("proxy_delay_ms")?);
+    let (rounds, requests, warmup, delay) = (w.latency_rounds, w.latency_requests, w.latency_warmup, w.proxy_delay_ms);
     let base_proxy = start_proxy(proxy, delay).await?;
     let cand_proxy = start_proxy(proxy, delay).await?;
-    let per_request_ns = |v: &Value| -> Vec<f64> {
-        v["per_request"].as_array().map(|all| all.iter().filter_map(|r| r["ns"].as_f64()).collect()).unwrap_or_default()
-    };
+    let per_request_ns = |v: &RunReport| -> Vec<f64> { v.per_request.iter().map(|r| r.ns as f64).collect() };
     let mut out = Vec::new();
     for (workload, id) in [("list", "list_latency"), ("deep", "deep_page_latency"), ("report", "report_latency")] {
         let (mut ratios, mut base_ns, mut cand_ns) = (Vec::new(), Vec::new(), Vec::new());

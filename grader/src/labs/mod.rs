@@ -2,12 +2,14 @@
 //! the target becomes a reason in that record, never an early exit.
 
 pub mod database;
+pub mod pipeline;
 pub mod profiling;
 
 use std::time::Instant;
 
 use crate::build::{self, Binaries, BuildError, Kit, Target};
-use crate::record::{Check, LabRecord, Measurement, Status};
+use crate::hints::Hints;
+use crate::record::{CategoryScore, Check, LabRecord, Measurement, Status};
 use crate::report::Progress;
 use crate::rubric::{CheckKind, Rubric};
 
@@ -26,9 +28,13 @@ pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRe
     let started = Instant::now();
     let mut record = match rubric.lab.as_str() {
         "profiling" => profiling::grade(ctx, rubric, target).await,
-        "database" => database::grade(ctx, rubric, target).await,
+        "database" => pipeline::grade::<database::Database>(ctx, rubric, target).await,
         other => not_graded(rubric, target, format!("the grader has no method for lab {other} yet")),
     };
+    match Hints::load(ctx.kit, &rubric.lab) {
+        Ok(hints) => attach_hints(&mut record, &hints),
+        Err(err) => ctx.progress.phase(format!("hints not attached: {err:#}")),
+    }
     record.seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     record
 }
@@ -71,7 +77,7 @@ pub fn score(rubric: &Rubric, target: &Target, findings: Findings) -> LabRecord 
     for spec in &rubric.checks {
         let check = match spec.kind {
             CheckKind::Gate => match &findings.gate {
-                Some(Ok(evidence)) => pass(spec.id.clone(), &spec.title, spec.points, spec.points, evidence.clone()),
+                Some(Ok(evidence)) => Check { passed: true, points: spec.points, ..fail(spec, evidence.clone()) },
                 Some(Err(evidence)) => fail(spec, evidence.clone()),
                 None => fail(spec, "not run".into()),
             },
@@ -85,7 +91,6 @@ pub fn score(rubric: &Rubric, target: &Target, findings: Findings) -> LabRecord 
                     None => fail(spec, format!("{id} was not measured")),
                     Some(m) => {
                         let fraction = curve.fraction(m.ratio_low, m.target);
-                        let points = LabRecord::round(fraction * spec.points);
                         let evidence = format!(
                             "{}: baseline {} → target {} {}; {:.2}x (low {:.2}x); {}",
                             m.method,
@@ -97,12 +102,9 @@ pub fn score(rubric: &Rubric, target: &Target, findings: Findings) -> LabRecord 
                             curve.describe()
                         );
                         Check {
-                            id: spec.id.clone(),
-                            title: spec.title.clone(),
                             passed: fraction >= 0.999,
-                            points,
-                            max_points: spec.points,
-                            evidence,
+                            points: LabRecord::round(fraction * spec.points),
+                            ..fail(spec, evidence)
                         }
                     }
                 }
@@ -110,24 +112,41 @@ pub fn score(rubric: &Rubric, target: &Target, findings: Findings) -> LabRecord 
         };
         checks.push(check);
     }
-    let score = LabRecord::round(checks.iter().map(|c| c.points).sum());
+    let total = |bonus: bool| LabRecord::round(checks.iter().filter(|c| c.bonus == bonus).map(|c| c.points).sum());
+    let (score, bonus) = (total(false), total(true));
+    let categories = categories(rubric, &checks);
     LabRecord {
-        lab: rubric.lab.clone(),
-        title: rubric.title.clone(),
-        target: target.label(),
-        status: Status::Graded,
-        reason: None,
         score,
-        max_score: rubric.max_score(),
+        bonus,
+        categories,
         checks,
         measurements: findings.measurements,
-        seconds: 0.0,
+        ..unscored(rubric, target, Status::Graded, String::new())
     }
+    .with_reason(None)
+}
+
+/// Subtotals of the core checks per rubric category.
+fn categories(rubric: &Rubric, checks: &[Check]) -> Vec<CategoryScore> {
+    rubric
+        .categories
+        .iter()
+        .map(|category| {
+            let mine = || checks.iter().filter(|c| !c.bonus && c.category.as_ref() == Some(&category.id));
+            CategoryScore {
+                id: category.id.clone(),
+                title: category.title.clone(),
+                points: LabRecord::round(mine().map(|c| c.points).sum()),
+                max_points: category.weight,
+            }
+        })
+        .collect()
 }
 
 /// A record with every check failed for one reason.
 pub fn unscored(rubric: &Rubric, target: &Target, status: Status, reason: String) -> LabRecord {
-    let checks = rubric.checks.iter().map(|spec| fail(spec, reason.clone())).collect();
+    let checks: Vec<Check> = rubric.checks.iter().map(|spec| fail(spec, reason.clone())).collect();
+    let categories = categories(rubric, &checks);
     LabRecord {
         lab: rubric.lab.clone(),
         title: rubric.title.clone(),
@@ -136,6 +155,9 @@ pub fn unscored(rubric: &Rubric, target: &Target, status: Status, reason: String
         reason: Some(reason),
         score: 0.0,
         max_score: rubric.max_score(),
+        bonus: 0.0,
+        bonus_max: rubric.bonus_max(),
+        categories,
         checks,
         measurements: Vec::new(),
         seconds: 0.0,
@@ -146,8 +168,20 @@ pub fn not_graded(rubric: &Rubric, target: &Target, reason: String) -> LabRecord
     unscored(rubric, target, Status::NotGraded, reason)
 }
 
-fn pass(id: String, title: &str, points: f64, max: f64, evidence: String) -> Check {
-    Check { id, title: title.to_string(), passed: true, points, max_points: max, evidence }
+/// Names, on every check not yet passed, the command that shows its next
+/// hint, when the lab has hints for it (`labs/<lab>/hints.toml`).
+pub fn attach_hints(record: &mut LabRecord, hints: &Hints) {
+    for check in &mut record.checks {
+        check.hint = match hints.count(&check.id) {
+            n if n > 0 && !check.passed => Some(format!(
+                "cargo xtask hint {} --check {} ({n} hint{})",
+                record.lab,
+                check.id,
+                if n == 1 { "" } else { "s" }
+            )),
+            _ => None,
+        };
+    }
 }
 
 fn fail(spec: &crate::rubric::CheckSpec, evidence: String) -> Check {
@@ -158,6 +192,9 @@ fn fail(spec: &crate::rubric::CheckSpec, evidence: String) -> Check {
         points: 0.0,
         max_points: spec.points,
         evidence,
+        bonus: spec.bonus,
+        category: spec.category.clone(),
+        hint: None,
     }
 }
 
@@ -174,5 +211,187 @@ pub fn short(value: f64) -> String {
         format!("{value:.0}")
     } else {
         format!("{value:.2}")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::stats::Interval;
+
+    pub(crate) fn rubric() -> Rubric {
+        toml::from_str(
+            r#"
+            lab = "demo"
+            title = "Demo lab"
+            [packages]
+            baseline = "baseline-demo"
+            exercise = "exercise-demo"
+            solution = "solution-demo"
+            [editable]
+            exercise = "exercises/demo/src"
+            [[check]]
+            id = "correctness"
+            title = "Answers equal the baseline's"
+            kind = "gate"
+            points = 10
+            [[check]]
+            id = "cpu"
+            title = "CPU work per request"
+            measurement = "cpu_per_request"
+            points = 60
+            curve = { kind = "log", full_at = 16.0 }
+            [[check]]
+            id = "leak"
+            title = "Heap kept per request"
+            measurement = "retained"
+            points = 30
+            curve = { kind = "at_most", limit = 64.0 }
+            [[check]]
+            id = "smart"
+            title = "Hit ratio on a skewed mix"
+            bonus = true
+            measurement = "hit_ratio_gain"
+            points = 10
+            curve = { kind = "log", full_at = 2.0 }
+            "#,
+        )
+        .expect("a valid rubric")
+    }
+
+    pub(crate) fn findings(cpu_ratio: f64, retained: f64, bonus_ratio: Option<f64>) -> Findings {
+        let mut measurements = vec![
+            Measurement::new(
+                "cpu_per_request",
+                "instructions/request",
+                "callgrind (exact)".into(),
+                1600.0,
+                1600.0 / cpu_ratio,
+                Interval::exact(cpu_ratio),
+                1,
+            ),
+            Measurement::counted("retained", "bytes/request", "dhat (exact)".into(), 4096.0, retained),
+        ];
+        if let Some(ratio) = bonus_ratio {
+            measurements.push(Measurement::new(
+                "hit_ratio_gain",
+                "x",
+                "skewed mix".into(),
+                1.0,
+                ratio,
+                Interval::exact(ratio),
+                1,
+            ));
+        }
+        Findings { gate: Some(Ok("12 answers equal the baseline's".into())), measurements }
+    }
+
+    fn points(record: &LabRecord, id: &str) -> f64 {
+        record.check(id).expect("check exists").points
+    }
+
+    #[test]
+    fn every_workload_key_of_every_rubric_is_read_by_its_lab() {
+        let kit = crate::build::Kit::discover(None).expect("tests run inside the kit");
+        for lab in kit.labs().expect("labs") {
+            let rubric = kit.rubric(&lab).expect("rubric loads");
+            let read = match lab.as_str() {
+                "database" => database::read_settings(&rubric),
+                "profiling" => Ok(()),
+                other => panic!("lab {other} has no settings reader: add one beside its grading module"),
+            };
+            if let Err(err) = read {
+                panic!("{lab}: {err:#}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_gate_zeroes_every_measured_check() {
+        let mut found = findings(16.0, 0.0, Some(2.0));
+        found.gate = Some(Err("GET /a answered differently: /orders: expected 31, got 32".into()));
+        let record = score(&rubric(), &Target::Solution, found);
+        assert_eq!((record.score, record.bonus), (0.0, 0.0));
+        assert!(record.checks.iter().all(|c| !c.passed && c.points == 0.0));
+        assert!(record.check("cpu").unwrap().evidence.contains("answers differ"));
+        assert!(record.check("correctness").unwrap().evidence.contains("expected 31, got 32"));
+    }
+
+    #[test]
+    fn a_missing_measurement_earns_nothing_and_says_so() {
+        let mut found = findings(16.0, 0.0, None);
+        found.measurements.retain(|m| m.id != "retained");
+        let record = score(&rubric(), &Target::Solution, found);
+        assert_eq!(points(&record, "leak"), 0.0);
+        assert_eq!(record.check("leak").unwrap().evidence, "retained was not measured");
+        assert_eq!(record.score, 70.0);
+    }
+
+    #[test]
+    fn curve_edges_give_none_at_one_and_all_at_full() {
+        let at_one = score(&rubric(), &Target::Solution, findings(1.0, 64.0, None));
+        assert_eq!((points(&at_one, "cpu"), points(&at_one, "leak")), (0.0, 30.0));
+        let at_full = score(&rubric(), &Target::Solution, findings(16.0, 64.5, None));
+        assert_eq!((points(&at_full, "cpu"), points(&at_full, "leak")), (60.0, 0.0));
+        assert!(at_full.check("cpu").unwrap().passed);
+        let halfway = score(&rubric(), &Target::Solution, findings(4.0, 0.0, None));
+        assert_eq!(points(&halfway, "cpu"), 30.0);
+        assert!(!halfway.check("cpu").unwrap().passed);
+    }
+
+    #[test]
+    fn bonus_points_stand_beside_the_score_and_never_fill_a_gap() {
+        let record = score(&rubric(), &Target::Solution, findings(4.0, 1000.0, Some(2.0)));
+        assert_eq!((record.score, record.max_score), (40.0, 100.0));
+        assert_eq!((record.bonus, record.bonus_max), (10.0, 10.0));
+        assert!(record.check("smart").unwrap().bonus);
+    }
+
+    #[test]
+    fn categories_add_up_their_checks_like_the_project_weights() {
+        let mut text = String::from(
+            "lab = \"project\"\ntitle = \"Project\"\n[packages]\nbaseline = \"a\"\nexercise = \"b\"\nsolution = \"c\"\n[editable]\nexercise = \"project/src\"\n",
+        );
+        for (id, weight) in [("functionality", 40), ("quality", 25), ("monitoring", 20), ("documentation", 15)] {
+            text.push_str(&format!("[[category]]\nid = \"{id}\"\ntitle = \"{id}\"\nweight = {weight}\n"));
+            text.push_str(&format!(
+                "[[check]]\nid = \"{id}_check\"\ntitle = \"{id}\"\ncategory = \"{id}\"\npoints = {weight}\nmeasurement = \"{id}\"\ncurve = {{ kind = \"at_most\", limit = 0.0 }}\n"
+            ));
+        }
+        let rubric: Rubric = toml::from_str(&text).expect("parses");
+        let failures = |id: &str, n: f64| Measurement::counted(id, "failures", "checked".into(), 1.0, n);
+        let found = Findings {
+            gate: None,
+            measurements: vec![
+                failures("functionality", 0.0),
+                failures("quality", 1.0),
+                failures("monitoring", 0.0),
+                failures("documentation", 0.0),
+            ],
+        };
+        let record = score(&rubric, &Target::Solution, found);
+        assert_eq!(record.score, 75.0);
+        let subtotals: Vec<(String, f64, f64)> =
+            record.categories.iter().map(|c| (c.id.clone(), c.points, c.max_points)).collect();
+        assert_eq!(
+            subtotals,
+            [
+                ("functionality".to_string(), 40.0, 40.0),
+                ("quality".to_string(), 0.0, 25.0),
+                ("monitoring".to_string(), 20.0, 20.0),
+                ("documentation".to_string(), 15.0, 15.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn hints_are_named_only_on_checks_not_yet_passed() {
+        let mut record = score(&rubric(), &Target::Solution, findings(4.0, 0.0, None));
+        let hints = Hints::parse("[[hint]]\ncheck = \"cpu\"\ntext = \"a\"\n[[hint]]\ncheck = \"cpu\"\ntext = \"b\"\n[[hint]]\ncheck = \"leak\"\ntext = \"c\"\n")
+            .expect("hints parse");
+        attach_hints(&mut record, &hints);
+        assert_eq!(record.check("cpu").unwrap().hint.as_deref(), Some("cargo xtask hint demo --check cpu (2 hints)"));
+        assert_eq!(record.check("leak").unwrap().hint, None, "passed checks need no hint");
+        assert_eq!(record.check("smart").unwrap().hint, None, "no hints written for it");
     }
 }

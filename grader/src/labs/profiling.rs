@@ -138,7 +138,7 @@ async fn heap(
     );
     let base = base.map_err(|e| Stop::of(true, e))?;
     let tgt = tgt.map_err(|e| Stop::of(false, e))?;
-    let blocks = base.blocks_per_request / tgt.blocks_per_request.max(1.0);
+    let blocks = base.allocations_per_request / tgt.allocations_per_request.max(1.0);
     // A target that keeps nothing has no ratio worth dividing by: floor at one byte.
     let retained = base.retained_bytes_per_request.max(0.0) / tgt.retained_bytes_per_request.max(1.0);
     Ok(vec![
@@ -146,8 +146,8 @@ async fn heap(
             "allocations_per_request",
             "allocations/request",
             format!("dhat heap counts over {requests} requests (exact)"),
-            base.blocks_per_request,
-            tgt.blocks_per_request,
+            base.allocations_per_request,
+            tgt.allocations_per_request,
             Interval::exact(blocks),
             1,
         ),
@@ -190,11 +190,7 @@ pub async fn load_requests(binary: &std::path::Path, data: &[String], n: usize) 
     let mut command = Command::new(binary);
     command.arg("requests").args(data).args(["--workload", "load", "--requests", &n.to_string()]);
     let output = process::run(command, measure::RUN_LIMIT).await?;
-    output
-        .stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).map_err(|err| RunError::Failed(format!("bad workload line: {err}"))))
-        .collect()
+    lab_protocol::parse_lines(&output.stdout).map_err(|err| RunError::Failed(format!("workload {err}")))
 }
 
 pub async fn start(binary: &std::path::Path, data: &[String]) -> Result<process::Server, RunError> {

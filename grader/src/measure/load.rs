@@ -11,16 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 
 /// One request as the driver's `requests` command prints it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct WireReq {
-    pub method: String,
-    pub uri: String,
-    #[serde(default)]
-    pub body: Option<serde_json::Value>,
-}
+pub use lab_protocol::Req as WireReq;
 
 /// What a load run saw.
 #[derive(Debug, Clone)]

@@ -118,19 +118,7 @@ pub async fn measure(service: &Service, kind: Workload, seed: u64, warmup: usize
     measured
 }
 
-/// `EXPLAIN (FORMAT JSON)` of one query, and whether an index on `orders` serves it.
-#[derive(Clone, Debug, Serialize)]
-pub struct PlanVerdict {
-    pub query: String,
-    /// Indexes on `orders` whose first column is the one the query filters or sorts on.
-    pub candidate_indexes: Vec<String>,
-    /// Index nodes on `orders` in the plan, as `Node Type on index_name`.
-    pub index_scans: Vec<String>,
-    pub seq_scan_on_orders: bool,
-    /// A candidate index is used and `orders` is not read sequentially.
-    pub passed: bool,
-    pub plan: Value,
-}
+pub use lab_protocol::PlanVerdict;
 
 /// Indexes on `orders` whose first key column is `column`.
 pub async fn indexes_leading_with(conn: &mut PgConnection, column: &str) -> anyhow::Result<Vec<String>> {
@@ -224,24 +212,7 @@ pub async fn explain_keyset(
     explain(conn, KEYSET_QUERY, |q| q.bind(placed_at).bind(id), "placed_at", without_seq_scans).await
 }
 
-/// What the service did with more concurrent requests than connections.
-#[derive(Clone, Debug, Serialize)]
-pub struct PoolReport {
-    pub concurrency: usize,
-    pub hold_ms: u64,
-    /// How many answers had each status.
-    pub statuses: BTreeMap<u16, usize>,
-    /// 503 answers with an `unavailable` JSON body that came back while the table was still locked.
-    pub fast_503: usize,
-    /// The slowest of those, in milliseconds.
-    pub slowest_503_ms: u64,
-    /// Requests with no answer by 5 s after the lock was released.
-    pub hung: usize,
-    /// Most server connections the service held at once while the table was locked.
-    pub peak_connections: i64,
-    /// No request hung, some were refused fast, and fewer connections than requests were opened.
-    pub passed: bool,
-}
+pub use lab_protocol::PoolReport;
 
 /// Locks `orders` for `hold`, sends `concurrency` order reads at once, and
 /// reports how they were answered. A sized pool with an acquire timeout

@@ -42,7 +42,6 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -87,39 +86,7 @@ impl ProxyConfig {
 }
 
 /// A snapshot of the counters (see the module docs for what each means).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub queries: u64,
-    pub simple_queries: u64,
-    pub parses: u64,
-    pub binds: u64,
-    pub executes: u64,
-    pub round_trips: u64,
-    pub connections: u64,
-    pub active_connections: u64,
-    pub peak_connections: u64,
-    pub bytes_to_server: u64,
-    pub bytes_to_client: u64,
-}
-
-impl Counts {
-    /// What happened between `before` and `self` (gauges are taken from `self`).
-    pub fn since(&self, before: &Counts) -> Counts {
-        Counts {
-            queries: self.queries.saturating_sub(before.queries),
-            simple_queries: self.simple_queries.saturating_sub(before.simple_queries),
-            parses: self.parses.saturating_sub(before.parses),
-            binds: self.binds.saturating_sub(before.binds),
-            executes: self.executes.saturating_sub(before.executes),
-            round_trips: self.round_trips.saturating_sub(before.round_trips),
-            connections: self.connections.saturating_sub(before.connections),
-            active_connections: self.active_connections,
-            peak_connections: self.peak_connections,
-            bytes_to_server: self.bytes_to_server.saturating_sub(before.bytes_to_server),
-            bytes_to_client: self.bytes_to_client.saturating_sub(before.bytes_to_client),
-        }
-    }
-}
+pub use lab_protocol::ProxyCounts as Counts;
 
 #[derive(Default)]
 struct Counters {

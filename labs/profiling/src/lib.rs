@@ -29,16 +29,59 @@ pub use data::{Dataset, Product};
 pub struct ProfilingLab;
 
 impl lab_support::Lab for ProfilingLab {
-    type Data = Dataset;
     const NAME: &'static str = "profiling";
+    type Service = AppFn;
+    type Data = Dataset;
+    type Workload = lab_support::Workload;
+    type Place = lab_support::NoPlace;
+    /// The data, until the service takes it.
+    type Fixture = Option<Dataset>;
+    type Counter = lab_support::NoCounter;
+    type Verb = lab_support::NoVerb;
 
     fn generate(seed: u64, size: lab_support::Size) -> Dataset {
         Dataset::generate(seed, size)
     }
 
-    fn workload(kind: lab_support::Workload, seed: u64, data: &Dataset, n: usize) -> Vec<lab_support::Req> {
+    fn requests(kind: lab_support::Workload, seed: u64, data: &Dataset, n: usize) -> Vec<lab_support::Req> {
         workload::generate(kind, seed, data, n)
     }
+
+    fn default_workload() -> lab_support::Workload {
+        lab_support::Workload::Cpu
+    }
+
+    async fn fixture(
+        _: AppFn,
+        data: Dataset,
+        _: &lab_support::DataArgs,
+        _: &lab_support::NoPlace,
+        _: bool,
+    ) -> anyhow::Result<Option<Dataset>> {
+        Ok(Some(data))
+    }
+
+    async fn router(
+        app: AppFn,
+        fixture: &mut Option<Dataset>,
+        _: &lab_support::NoPlace,
+    ) -> anyhow::Result<axum::Router> {
+        let data = fixture.take().ok_or_else(|| anyhow::anyhow!("the data was already handed to a service"))?;
+        Ok(app(data))
+    }
+
+    async fn counter(_: &lab_support::NoPlace) -> anyhow::Result<Option<lab_support::NoCounter>> {
+        Ok(None)
+    }
+
+    async fn verb(_: AppFn, verb: lab_support::NoVerb) -> anyhow::Result<()> {
+        match verb {}
+    }
+}
+
+impl lab_support::HeapLab for ProfilingLab {
+    const ALLOCATIONS: lab_support::Workload = lab_support::Workload::Cpu;
+    const LEAK: lab_support::Workload = lab_support::Workload::Leak;
 }
 
 /// Signature every implementation exposes: build the service from the data.

@@ -1,18 +1,28 @@
 //! The measuring driver: the `main` of every lab binary the grader runs.
 //!
-//! Each lab crate (baseline, exercise, solution) has a two-line `driver/`
-//! binary that hands its `app` function to [`main`] or [`heap_main`]. The
-//! student edits only `src/`, so the code that generates data, sends the
-//! workload and reports numbers is always this trusted code.
+//! Each implementation crate (baseline, exercise, solution) has a two-line
+//! `driver/` binary that hands its service to [`main`] (or [`heap_main`]).
+//! The student edits only `src/`, so the code that makes the data, sends
+//! the workload, counts and reports is always this trusted code. A lab plugs
+//! in through [`Lab`]: how to make its data, its fixture (the data in
+//! memory, a seeded database, ...), its workloads, the counters read outside
+//! the service, and any verbs of its own. `serve`, `run` and `requests` are
+//! written once, here.
 //!
 //! ```text
-//! <driver> serve    --seed 7 --size medium --addr 127.0.0.1:8080   # a live service, with /debug/pprof
-//! <driver> run      --seed 7 --workload cpu --requests 40           # in-process workload, one thread
-//! <driver> run      --workload cpu --repeat 20 --flamegraph cpu.svg  # the same, profiled with pprof
-//! <driver> requests --seed 7 --workload load --requests 400         # print the workload as JSON lines
-//! <driver>-heap heap --seed 7 --dhat-json dhat-heap.json            # allocation counts with dhat
+//! <driver> serve    --seed 7 --size medium --addr 127.0.0.1:8080    # a live service, with /debug/pprof
+//! <driver> run      --seed 7 --workload cpu --requests 40            # one request at a time, timed
+//! <driver> run      --workload cpu --repeat 20 --flamegraph cpu.svg   # the same, profiled with pprof
+//! <driver> requests --seed 7 --workload load --requests 400          # print the workload as JSON lines
+//! <driver> <lab verb> ...                                             # e.g. the database lab's `explain`
+//! <driver>-heap --seed 7 --dhat-json dhat-heap.json                  # allocation counts with dhat
 //! ```
+//!
+//! Every verb prints one `lab_protocol` message as a JSON line on stdout
+//! (`requests` prints one `Req` per line); progress goes to stderr.
 
+use std::collections::BTreeMap;
+use std::fmt::Debug;
 use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,20 +32,112 @@ use std::time::Instant;
 use anyhow::Context;
 use axum::Router;
 use clap::{Parser, Subcommand, ValueEnum};
-use serde_json::json;
+use lab_protocol::{Counts, HeapReport, Listening, RequestReport, RunReport, count_totals};
 
 use crate::exchange::{Req, send};
 
-/// What a lab tells the driver: how to make its data and its workloads.
-pub trait Lab {
-    /// The seeded dataset the service is built from.
-    type Data: Send + 'static;
+/// What a lab tells the driver.
+#[allow(async_fn_in_trait)] // Driven by `block_on` on the driver's own runtime: no `Send` bound needed.
+pub trait Lab: 'static {
     /// The lab's id, as the grader names it.
     const NAME: &'static str;
-    /// Same seed and size, same data.
+    /// One implementation, as its `driver/main.rs` hands it over.
+    type Service: Copy + 'static;
+    /// The seeded data, generated in memory: same seed and size, same data.
+    type Data: Clone + Send + Sync + 'static;
+    /// The lab's request mixes.
+    type Workload: ValueEnum + Copy + Debug + Send + Sync + 'static;
+    /// Where the service finds what it needs beyond the data (a database
+    /// name, a proxy to connect through, a counter's control URL): flattened
+    /// into `serve` and `run`.
+    type Place: clap::Args + Clone + Debug;
+    /// What one verb's service is built on; whatever it made is released
+    /// when it is dropped (a scratch database, say).
+    type Fixture;
+    /// Counters read outside the service around each request.
+    type Counter: Counter;
+    /// The lab's own verbs, beside `serve`, `run` and `requests`.
+    type Verb: Subcommand + Debug;
+
     fn generate(seed: u64, size: Size) -> Self::Data;
     /// The first `n` requests of a workload; same seed, same list.
-    fn workload(kind: Workload, seed: u64, data: &Self::Data, n: usize) -> Vec<Req>;
+    fn requests(kind: Self::Workload, seed: u64, data: &Self::Data, n: usize) -> Vec<Req>;
+    /// The workload `run` and `requests` send when none is named.
+    fn default_workload() -> Self::Workload;
+
+    /// The runtime a verb runs on (the default: one thread for `run`, so
+    /// instruction counts repeat; the multi-threaded default for the rest).
+    fn runtime(serving: bool) -> std::io::Result<tokio::runtime::Runtime> {
+        if serving {
+            tokio::runtime::Runtime::new()
+        } else {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()
+        }
+    }
+
+    /// Sets up logging on stderr, if the lab wants any.
+    fn init_logs() {}
+
+    /// The fixture for one verb; `keep` when it must outlive the process (`serve`).
+    async fn fixture(
+        service: Self::Service,
+        data: Self::Data,
+        args: &DataArgs,
+        place: &Self::Place,
+        keep: bool,
+    ) -> anyhow::Result<Self::Fixture>;
+    /// The service's router over its fixture (built once per fixture: the
+    /// data may move into the service).
+    async fn router(service: Self::Service, fixture: &mut Self::Fixture, place: &Self::Place)
+    -> anyhow::Result<Router>;
+    /// The database a fixture lives in, for labs that have one.
+    fn database(_fixture: &Self::Fixture) -> Option<String> {
+        None
+    }
+    /// The counter `run` reads around each request, when `place` names one.
+    async fn counter(place: &Self::Place) -> anyhow::Result<Option<Self::Counter>>;
+    /// Runs one of the lab's own verbs.
+    async fn verb(service: Self::Service, verb: Self::Verb) -> anyhow::Result<()>;
+}
+
+/// Counters kept outside the service (a wire proxy, a stub upstream), read
+/// around each request of a counted run.
+#[allow(async_fn_in_trait)] // See `Lab`.
+pub trait Counter {
+    /// Zeroes the counters before a request.
+    async fn reset(&mut self) -> anyhow::Result<()>;
+    /// What the last request cost.
+    async fn read(&mut self) -> anyhow::Result<Counts>;
+}
+
+/// A lab with nothing to count outside the service.
+#[derive(Debug)]
+pub enum NoCounter {}
+
+impl Counter for NoCounter {
+    async fn reset(&mut self) -> anyhow::Result<()> {
+        match *self {}
+    }
+
+    async fn read(&mut self) -> anyhow::Result<Counts> {
+        match *self {}
+    }
+}
+
+/// A lab whose service needs nothing beyond its data.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NoPlace {}
+
+/// A lab with no verbs of its own.
+#[derive(Debug, Subcommand)]
+pub enum NoVerb {}
+
+/// A lab whose heap the heap driver profiles: which workloads it counts.
+pub trait HeapLab: Lab {
+    /// Allocations per request are counted over this mix.
+    const ALLOCATIONS: Self::Workload;
+    /// Live heap growth per request is read over this one, after a warm-up.
+    const LEAK: Self::Workload;
 }
 
 /// How big a dataset to generate.
@@ -49,7 +151,18 @@ pub enum Size {
     Large,
 }
 
-/// Which request mix to send.
+impl Size {
+    /// The name the command line and the reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Size::Tiny => "tiny",
+            Size::Medium => "medium",
+            Size::Large => "large",
+        }
+    }
+}
+
+/// Which request mix to send (the in-memory profiling lab's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Workload {
     /// Every endpoint, writes included: CPU and allocation counts.
@@ -60,42 +173,67 @@ pub enum Workload {
     Load,
 }
 
-#[derive(Debug, Parser)]
-#[command(about = "Trusted measuring driver for a lab service")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
+impl Workload {
+    /// The name the command line and the reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Cpu => "cpu",
+            Workload::Leak => "leak",
+            Workload::Load => "load",
+        }
+    }
 }
 
-#[derive(Debug, clap::Args)]
-struct DataArgs {
-    /// Seed of the generated dataset and workload.
+/// The name clap gives a workload value.
+fn workload_name<W: ValueEnum>(kind: &W) -> String {
+    kind.to_possible_value().map(|value| value.get_name().to_string()).unwrap_or_default()
+}
+
+/// The data every verb is built from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// Seed of the generated data and workload.
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub seed: u64,
     /// Dataset size.
     #[arg(long, value_enum, default_value_t = Size::Medium)]
-    size: Size,
+    pub size: Size,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "Trusted measuring driver for a lab service")]
+struct Cli<L: Lab> {
+    #[command(subcommand)]
+    command: Command<L>,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+enum Command<L: Lab> {
     /// Serve the lab's API over HTTP, with /debug/pprof routes.
     Serve {
         #[command(flatten)]
         data: DataArgs,
+        #[command(flatten)]
+        place: L::Place,
         /// Address to listen on; port 0 picks a free one.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
     },
-    /// Send a workload in-process on one thread and print how long it took.
+    /// Send a workload in-process, one request at a time, and print what each took.
     Run {
         #[command(flatten)]
         data: DataArgs,
-        #[arg(long, value_enum, default_value_t = Workload::Cpu)]
-        workload: Workload,
-        /// How many requests of the workload to send (0 measures set-up only).
+        #[command(flatten)]
+        place: L::Place,
+        /// Which mix to send (default: the lab's main one).
+        #[arg(long, value_enum)]
+        workload: Option<L::Workload>,
+        /// How many requests of the workload to time (0 measures set-up only).
         #[arg(long, default_value_t = 40)]
         requests: usize,
+        /// Requests sent first and not reported (the workload's own first requests).
+        #[arg(long, default_value_t = 0)]
+        warmup: usize,
         /// Write every request and its response here, one JSON object a line.
         #[arg(long)]
         responses: Option<PathBuf>,
@@ -110,19 +248,23 @@ enum Command {
     Requests {
         #[command(flatten)]
         data: DataArgs,
-        #[arg(long, value_enum, default_value_t = Workload::Load)]
-        workload: Workload,
+        #[arg(long, value_enum)]
+        workload: Option<L::Workload>,
         #[arg(long, default_value_t = 400)]
         requests: usize,
     },
+    #[command(flatten)]
+    Lab(L::Verb),
 }
 
 #[derive(Debug, Parser)]
 #[command(about = "Trusted heap-profiling driver for a lab service (dhat)")]
-struct HeapCli {
+struct HeapCli<L: Lab> {
     #[command(flatten)]
     data: DataArgs,
-    /// Requests of the CPU workload whose allocations are counted.
+    #[command(flatten)]
+    place: L::Place,
+    /// Requests of the allocation workload whose allocations are counted.
     #[arg(long, default_value_t = 40)]
     requests: usize,
     /// Leak workload: requests sent before the retained heap is read.
@@ -137,13 +279,17 @@ struct HeapCli {
 }
 
 /// `main` of a lab's driver binary.
-pub fn main<L: Lab>(app: fn(L::Data) -> Router) -> ExitCode {
-    report(run_cli::<L>(Cli::parse(), app))
+pub fn main<L: Lab>(service: L::Service) -> ExitCode {
+    L::init_logs();
+    let cli = Cli::<L>::parse();
+    let serving = matches!(cli.command, Command::Serve { .. });
+    report(L::runtime(serving).context("starting the tokio runtime").and_then(|rt| rt.block_on(run_cli(cli, service))))
 }
 
 /// `main` of a lab's heap driver binary, whose global allocator is `dhat::Alloc`.
-pub fn heap_main<L: Lab>(app: fn(L::Data) -> Router) -> ExitCode {
-    report(run_heap::<L>(HeapCli::parse(), app))
+pub fn heap_main<L: HeapLab>(service: L::Service) -> ExitCode {
+    let cli = HeapCli::<L>::parse();
+    report(L::runtime(false).context("starting the tokio runtime").and_then(|rt| run_heap(&rt, cli, service)))
 }
 
 fn report(result: anyhow::Result<()>) -> ExitCode {
@@ -156,31 +302,42 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-fn run_cli<L: Lab>(cli: Cli, app: fn(L::Data) -> Router) -> anyhow::Result<()> {
+async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { data, addr } => {
-            let dataset = L::generate(data.seed, data.size);
-            let router = app(dataset).merge(crate::pprof_http::routes());
-            let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
-                let local = listener.local_addr()?;
-                println!("{} listening on http://{local}", L::NAME);
-                std::io::stdout().flush()?;
-                axum::serve(listener, router).await.context("serving HTTP")
-            })
+        Command::Serve { data, place, addr } => {
+            let mut fixture = L::fixture(service, L::generate(data.seed, data.size), &data, &place, true).await?;
+            let router = L::router(service, &mut fixture, &place).await?.merge(crate::pprof_http::routes());
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+            let local = listener.local_addr()?;
+            let database = L::database(&fixture);
+            lab_protocol::print(&Listening {
+                lab: L::NAME.into(),
+                listening: format!("http://{local}"),
+                database: database.clone(),
+            })?;
+            match database {
+                Some(database) => eprintln!("{} listening on http://{local}, database {database}", L::NAME),
+                None => eprintln!("{} listening on http://{local}", L::NAME),
+            }
+            axum::serve(listener, router).await.context("serving HTTP")
         }
-        Command::Run { data, workload, requests, responses, flamegraph, repeat } => {
-            let dataset = L::generate(data.seed, data.size);
-            let list = L::workload(workload, data.seed, &dataset, requests);
-            let router = app(dataset);
-            let runtime = current_thread()?;
+        Command::Run { data, place, workload, requests, warmup, responses, flamegraph, repeat } => {
+            let kind = workload.unwrap_or_else(L::default_workload);
+            let generated = L::generate(data.seed, data.size);
+            let list = L::requests(kind, data.seed, &generated, warmup + requests);
+            let mut fixture = L::fixture(service, generated, &data, &place, false).await?;
+            let router = L::router(service, &mut fixture, &place).await?;
+            let mut counter = L::counter(&place).await?;
             let mut out = match &responses {
                 Some(path) => Some(BufWriter::new(
                     std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
                 )),
                 None => None,
             };
+            for req in &list[..warmup.min(list.len())] {
+                send(&router, req).await;
+            }
+            let counted = &list[warmup.min(list.len())..];
             let profiler = match &flamegraph {
                 Some(_) => Some(
                     pprof::ProfilerGuardBuilder::default()
@@ -191,19 +348,27 @@ fn run_cli<L: Lab>(cli: Cli, app: fn(L::Data) -> Router) -> anyhow::Result<()> {
                 ),
                 None => None,
             };
+            let mut per_request = Vec::with_capacity(counted.len() * repeat.max(1));
             let started = Instant::now();
-            runtime.block_on(async {
-                for _ in 0..repeat.max(1) {
-                    for req in &list {
-                        let exchange = send(&router, req).await;
-                        if let Some(out) = out.as_mut() {
-                            serde_json::to_writer(&mut *out, &exchange)?;
-                            out.write_all(b"\n")?;
-                        }
+            for _ in 0..repeat.max(1) {
+                for req in counted {
+                    if let Some(counter) = counter.as_mut() {
+                        counter.reset().await.context("resetting the counters")?;
+                    }
+                    let t0 = Instant::now();
+                    let exchange = send(&router, req).await;
+                    let ns = t0.elapsed().as_nanos() as u64;
+                    let counts = match counter.as_mut() {
+                        Some(counter) => Some(counter.read().await.context("reading the counters")?),
+                        None => None,
+                    };
+                    per_request.push(RequestReport { request: req.label(), status: exchange.status, ns, counts });
+                    if let Some(out) = out.as_mut() {
+                        serde_json::to_writer(&mut *out, &exchange)?;
+                        out.write_all(b"\n")?;
                     }
                 }
-                anyhow::Ok(())
-            })?;
+            }
             let elapsed = started.elapsed();
             if let (Some(guard), Some(path)) = (profiler, &flamegraph) {
                 let report = guard.report().build().context("building the profile")?;
@@ -214,49 +379,59 @@ fn run_cli<L: Lab>(cli: Cli, app: fn(L::Data) -> Router) -> anyhow::Result<()> {
             if let Some(mut out) = out {
                 out.flush()?;
             }
-            println!(
-                "{}",
-                json!({
-                    "lab": L::NAME,
-                    "requests": list.len() * repeat.max(1),
-                    "elapsed_ns": elapsed.as_nanos() as u64
-                })
-            );
+            drop(router);
+            drop(fixture);
+            let mut statuses = BTreeMap::new();
+            for request in &per_request {
+                *statuses.entry(request.status).or_default() += 1;
+            }
+            let counts = counter.is_some().then(|| {
+                let each: Vec<Counts> = per_request.iter().filter_map(|r| r.counts.clone()).collect();
+                count_totals(&each)
+            });
+            lab_protocol::print(&RunReport {
+                lab: L::NAME.into(),
+                workload: workload_name(&kind),
+                seed: data.seed,
+                requests: per_request.len(),
+                elapsed_ns: elapsed.as_nanos() as u64,
+                statuses,
+                per_request,
+                counts,
+            })?;
             Ok(())
         }
         Command::Requests { data, workload, requests } => {
-            let dataset = L::generate(data.seed, data.size);
+            let kind = workload.unwrap_or_else(L::default_workload);
+            let generated = L::generate(data.seed, data.size);
             let stdout = std::io::stdout();
             let mut out = BufWriter::new(stdout.lock());
-            for req in L::workload(workload, data.seed, &dataset, requests) {
+            for req in L::requests(kind, data.seed, &generated, requests) {
                 serde_json::to_writer(&mut out, &req)?;
                 out.write_all(b"\n")?;
             }
             out.flush()?;
             Ok(())
         }
+        Command::Lab(verb) => L::verb(service, verb).await,
     }
 }
 
-fn current_thread() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the tokio runtime")
-}
-
-fn run_heap<L: Lab>(cli: HeapCli, app: fn(L::Data) -> Router) -> anyhow::Result<()> {
+fn run_heap<L: HeapLab>(runtime: &tokio::runtime::Runtime, cli: HeapCli<L>, service: L::Service) -> anyhow::Result<()> {
     let profiler = match &cli.dhat_json {
         Some(path) => dhat::Profiler::builder().file_name(path).build(),
         None => dhat::Profiler::builder().testing().build(),
     };
-    let dataset = L::generate(cli.data.seed, cli.data.size);
-    let cpu = L::workload(Workload::Cpu, cli.data.seed, &dataset, cli.requests);
-    let leak = L::workload(Workload::Leak, cli.data.seed, &dataset, cli.warmup + cli.leak);
+    let data = L::generate(cli.data.seed, cli.data.size);
+    let allocations = L::requests(L::ALLOCATIONS, cli.data.seed, &data, cli.requests);
+    let leak = L::requests(L::LEAK, cli.data.seed, &data, cli.warmup + cli.leak);
     let (warmup, counted) = leak.split_at(cli.warmup.min(leak.len()));
-    let router = app(dataset);
-    let runtime = current_thread()?;
 
-    let (blocks, bytes, retained) = runtime.block_on(async {
+    let (fixture, router, blocks, bytes, retained) = runtime.block_on(async {
+        let mut fixture = L::fixture(service, data, &cli.data, &cli.place, false).await?;
+        let router = L::router(service, &mut fixture, &cli.place).await?;
         let before = dhat::HeapStats::get();
-        for req in &cpu {
+        for req in &allocations {
             send(&router, req).await;
         }
         let after = dhat::HeapStats::get();
@@ -268,26 +443,27 @@ fn run_heap<L: Lab>(cli: HeapCli, app: fn(L::Data) -> Router) -> anyhow::Result<
             send(&router, req).await;
         }
         let end = dhat::HeapStats::get();
-        (
+        anyhow::Ok((
+            fixture,
+            router,
             after.total_blocks - before.total_blocks,
             after.total_bytes - before.total_bytes,
             end.curr_bytes as i64 - settled.curr_bytes as i64,
-        )
-    });
+        ))
+    })?;
     let per = |total: u64, n: usize| if n == 0 { 0.0 } else { total as f64 / n as f64 };
-    println!(
-        "{}",
-        json!({
-            "lab": L::NAME,
-            "requests": cpu.len(),
-            "blocks_per_request": per(blocks, cpu.len()),
-            "bytes_per_request": per(bytes, cpu.len()),
-            "leak_requests": counted.len(),
-            "retained_bytes_per_request": if counted.is_empty() { 0.0 } else { retained as f64 / counted.len() as f64 },
-        })
-    );
-    drop(router);
+    lab_protocol::print(&HeapReport {
+        requests: allocations.len(),
+        allocations_per_request: per(blocks, allocations.len()),
+        bytes_per_request: per(bytes, allocations.len()),
+        leak_requests: counted.len(),
+        retained_bytes_per_request: if counted.is_empty() { 0.0 } else { retained as f64 / counted.len() as f64 },
+    })?;
+    // The profile is written while the app is still alive, so what it keeps
+    // (a cache, a list that only grows) shows at dhat's "t-end".
     drop(profiler);
+    drop(router);
+    drop(fixture);
     if let Some(path) = &cli.dhat_json {
         eprintln!("dhat profile written to {}; open it with dh_view.html", path.display());
     }

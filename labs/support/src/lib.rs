@@ -4,7 +4,7 @@
 //! from these pieces and compares what it reports.
 //!
 //! - [`exchange`]: one request sent in-process to a router and the answer it got.
-//! - [`driver`]: the measuring binary's command line (`serve`, `run`, `heap`, `requests`).
+//! - [`driver`]: the measuring binary's command line (`serve`, `run`, `requests`, a lab's own verbs, the heap driver), and [`Lab`], the seam every lab plugs into.
 //! - [`pprof_http`]: `/debug/pprof/profile` and `/debug/pprof/flamegraph`, like Go's net/http/pprof.
 //! - [`bench`] (feature `bench`): a criterion profiler hook that writes pprof flamegraphs.
 
@@ -14,5 +14,5 @@ pub mod driver;
 pub mod exchange;
 pub mod pprof_http;
 
-pub use driver::{Lab, Size, Workload};
+pub use driver::{Counter, DataArgs, HeapLab, Lab, NoCounter, NoPlace, NoVerb, Size, Workload};
 pub use exchange::{Exchange, Req};

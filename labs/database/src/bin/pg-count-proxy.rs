@@ -19,6 +19,7 @@ use anyhow::Context;
 use clap::Parser;
 use lab_database::db::Server;
 use lab_database::proxy::{Proxy, ProxyConfig};
+use lab_protocol::ProxyReady;
 use serde_json::json;
 
 #[derive(Debug, Parser)]
@@ -70,15 +71,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding the control API on {}", cli.control))?;
         let control_addr = control.local_addr()?;
-        println!(
-            "{}",
-            json!({
-                "proxy": proxy.addr().to_string(),
-                "control": format!("http://{control_addr}"),
-                "upstream": upstream,
-                "delay_ms": cli.delay_ms,
-            })
-        );
+        lab_protocol::print(&ProxyReady {
+            proxy: proxy.addr().to_string(),
+            control: format!("http://{control_addr}"),
+            upstream: upstream.clone(),
+            delay_ms: cli.delay_ms,
+        })?;
         let routes = proxy.control();
         let server = tokio::spawn(async move { axum::serve(control, routes).await });
         tokio::select! {
