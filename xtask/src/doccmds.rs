@@ -18,7 +18,7 @@
 //!                                                block is ready when every address accepts
 //!                                                TCP; the processes serve the next blocks
 //!                                                until another server block or the file ends
-//! <!-- test: replace "from" "to" -->            run with this text substituted (repeatable)
+//! <!-- test: replace "from" "to" [why] -->      run with this text substituted (repeatable)
 //! <!-- test: fails <reason> -->                 every command must exit non-zero (e.g. a
 //!                                                check the starter is meant to fail)
 //! <!-- test: timeout 600 -->                    seconds per command (default 300)
@@ -150,8 +150,8 @@ pub fn parse_marker(text: &str, marker: &mut Marker) -> anyhow::Result<()> {
             }
             "replace" => {
                 let (from, tail) = quoted(args).context("`replace` wants two quoted strings")?;
-                let (to, tail) = quoted(tail).context("`replace` wants two quoted strings")?;
-                anyhow::ensure!(tail.trim().is_empty(), "`replace` takes exactly two quoted strings");
+                // Text after the two strings is the reader's explanation.
+                let (to, _why) = quoted(tail).context("`replace` wants two quoted strings")?;
                 marker.replace.push((from, to));
             }
             "" => {}
@@ -389,8 +389,12 @@ impl Runner {
             std::thread::sleep(Duration::from_millis(50));
         };
         let took = started.elapsed().as_secs_f64();
+        let built = || !std::fs::read_to_string(&log).unwrap_or_default().contains("error: could not compile");
         let problem = match status {
             None => Some(format!("timed out after {} s", limit.as_secs())),
+            Some(s) if !s.success() && fails && !built() => {
+                Some("failed to build (an expected failure must fail later)".to_string())
+            }
             Some(s) if s.success() && fails => Some("succeeded, but the guide says it fails here".to_string()),
             Some(s) if !s.success() && !fails => Some(format!("exited with {s}")),
             Some(_) => None,
@@ -585,15 +589,30 @@ pub fn run(only: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A summary of what is not run as shown, for maintainers.
+/// Every block that is not run exactly as shown, and how it is run instead.
 pub fn summary(blocks: &[Block]) -> String {
     let mut out = String::new();
     for block in blocks {
         let m = &block.marker;
+        let mut how = Vec::new();
         if let Some(reason) = &m.skip {
-            let _ = writeln!(out, "{}:{} not run: {reason}", block.file, block.line);
-        } else if !m.server.is_empty() || !m.replace.is_empty() || m.fails.is_some() {
-            let _ = writeln!(out, "{}:{} run in another form: {m:?}", block.file, block.line);
+            how.push(format!("not run: {reason}"));
+        }
+        if !m.server.is_empty() {
+            let addrs: Vec<String> = m.server.iter().map(ToString::to_string).collect();
+            how.push(format!("in the background until {} answer(s), for the blocks after it", addrs.join(" and ")));
+        }
+        for (from, to) in &m.replace {
+            how.push(format!("with `{from}` replaced by `{to}`"));
+        }
+        if let Some(reason) = &m.fails {
+            how.push(format!("must fail: {reason}"));
+        }
+        if let Some(limit) = m.timeout {
+            how.push(format!("time-out {} s", limit.as_secs()));
+        }
+        if !how.is_empty() {
+            let _ = writeln!(out, "{}:{}: {}", block.file, block.line, how.join("; "));
         }
     }
     out
