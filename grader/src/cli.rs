@@ -59,6 +59,9 @@ enum Command {
         lab: String,
         #[arg(long, default_value = "exercise")]
         target: String,
+        /// Load a service that is already running here (loopback only), e.g. to profile it meanwhile.
+        #[arg(long, conflicts_with = "target")]
+        url: Option<String>,
         /// Requests sent to each service.
         #[arg(long, default_value_t = 400)]
         requests: usize,
@@ -115,8 +118,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Grade { lab, target, json, seed }) => {
             grade(&kit, lab, &target, json, seed, cli.quiet, false).await
         }
-        Some(Command::Load { lab, target, requests, concurrency, seed }) => {
-            load_test(&kit, &lab, &target, requests, concurrency, seed, cli.quiet).await
+        Some(Command::Load { lab, target, url, requests, concurrency, seed }) => {
+            let load = LoadArgs { requests, concurrency, seed, quiet: cli.quiet };
+            load_test(&kit, &lab, &target, url.as_deref(), load).await
         }
         Some(Command::Labs) => {
             for lab in kit.labs()? {
@@ -174,15 +178,28 @@ async fn grade(
     Ok(())
 }
 
-async fn load_test(
-    kit: &Kit,
-    lab: &str,
-    target: &str,
+/// How much load, and how to report it.
+#[derive(Debug, Clone, Copy)]
+struct LoadArgs {
     requests: usize,
     concurrency: usize,
     seed: Option<u64>,
     quiet: bool,
-) -> anyhow::Result<()> {
+}
+
+/// `http://127.0.0.1:8080` → true; a load test never leaves this machine.
+fn is_loopback(url: &str) -> bool {
+    let rest = url.strip_prefix("http://").unwrap_or("");
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(host, _)| host),
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+async fn load_test(kit: &Kit, lab: &str, target: &str, url: Option<&str>, args: LoadArgs) -> anyhow::Result<()> {
+    let LoadArgs { requests, concurrency, seed, quiet } = args;
     let lab = resolve_labs(kit, Some(lab.to_string()))?.remove(0);
     if lab != "profiling" {
         return Err(Usage(format!(
@@ -190,30 +207,35 @@ async fn load_test(
         ))
         .into());
     }
+    if let Some(url) = url
+        && !is_loopback(url)
+    {
+        return Err(
+            Usage(format!("--url must be http:// on this machine (127.0.0.1, localhost or [::1]), not {url}")).into()
+        );
+    }
     let target = Target::parse(target).map_err(Usage)?;
-    anyhow::ensure!((1..=256).contains(&concurrency), "concurrency must be 1 to 256");
-    anyhow::ensure!((1..=100_000).contains(&requests), "requests must be 1 to 100000");
+    if !(1..=256).contains(&concurrency) {
+        return Err(Usage("--concurrency must be 1 to 256".into()).into());
+    }
+    if !(1..=100_000).contains(&requests) {
+        return Err(Usage("--requests must be 1 to 100000".into()).into());
+    }
     let rubric = kit.rubric(&lab)?;
     let size = rubric.workload_str("size")?;
     let seed = seed.unwrap_or_else(crate::environment::fresh_seed);
     let data = measure::data_args(seed, &size);
     let progress = Progress::new(quiet);
     let baseline = build::build(kit, &rubric, &Target::Baseline, &progress).await?;
-    let candidate = build::build(kit, &rubric, &target, &progress).await?;
     let list = Arc::new(labs::profiling::load_requests(&baseline.main, &data, requests).await?);
     let client = reqwest::Client::new();
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_header(["service", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms"]);
-    for (name, binaries) in [("baseline", &baseline), (target.label().as_str(), &candidate)] {
-        progress.phase(format!("load-testing {name}: {requests} requests at concurrency {concurrency}"));
-        let server = labs::profiling::start(&binaries.main, &data).await.with_context(|| format!("starting {name}"))?;
-        let result =
-            load::closed_loop(&client, &server.url, list.clone(), requests, concurrency, Duration::from_secs(120))
-                .await;
+    let mut row = |name: String, result: load::LoadResult| {
         table.add_row([
-            name.to_string(),
+            name,
             result.sent.to_string(),
             result.errors.to_string(),
             format!("{:.0}", result.throughput()),
@@ -222,8 +244,45 @@ async fn load_test(
             format!("{:.2}", result.quantile_ms(0.99)),
             format!("{:.2}", result.histogram.max() as f64 / 1000.0),
         ]);
-    }
+    };
+    let limit = Duration::from_secs(120);
+    let footer = match url {
+        Some(url) => {
+            let url = url.trim_end_matches('/');
+            progress.phase(format!("load-testing {url}: {requests} requests at concurrency {concurrency}"));
+            let result = load::closed_loop(&client, url, list.clone(), requests, concurrency, limit).await;
+            anyhow::ensure!(result.sent > result.errors, "{url} answered none of {} requests", result.sent);
+            row(url.to_string(), result);
+            format!("seed {seed} · the workload of {} · loopback, closed loop", rubric.title)
+        }
+        None => {
+            let candidate = build::build(kit, &rubric, &target, &progress).await?;
+            for (name, binaries) in [("baseline", &baseline), (target.label().as_str(), &candidate)] {
+                progress.phase(format!("load-testing {name}: {requests} requests at concurrency {concurrency}"));
+                let server =
+                    labs::profiling::start(&binaries.main, &data).await.with_context(|| format!("starting {name}"))?;
+                let result = load::closed_loop(&client, &server.url, list.clone(), requests, concurrency, limit).await;
+                row(name.to_string(), result);
+            }
+            format!("seed {seed} · {} · loopback, closed loop, one service at a time", rubric.title)
+        }
+    };
     progress.finish();
-    println!("{table}\nseed {seed} · {} · loopback, closed loop, one service at a time", rubric.title);
+    println!("{table}\n{footer}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn only_loopback_urls_may_be_loaded() {
+        for url in ["http://127.0.0.1:8080", "http://localhost:8080/", "http://[::1]:8080", "http://127.0.0.2"] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in ["http://10.0.0.1:8080", "https://127.0.0.1:8080", "http://example.com", "127.0.0.1:8080"] {
+            assert!(!is_loopback(url), "{url}");
+        }
+    }
 }

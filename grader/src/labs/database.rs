@@ -8,15 +8,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lab_protocol::{Dropped, ExplainReport, PoolReport, ProxyReady, RowsReadReport, RunReport, SeedReport, parse_last};
-use serde::de::DeserializeOwned;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::Context;
-use super::pipeline::{Method, Sides, Stop, Tools, kit, tgt};
+use super::pipeline::{Method, Sides, Stop, Tools, kit, paired_rounds, tgt, verb as run_verb};
 use crate::build::Binaries;
 use crate::measure::{RUN_LIMIT, compare_answers, read_answers};
-use crate::process::{self, RunError};
+use crate::process::RunError;
 use crate::record::Measurement;
 use crate::rubric::Rubric;
 use crate::stats::{median, median_interval};
@@ -67,7 +66,7 @@ impl Method for Database {
 
     /// Not graded, rather than failed, when PostgreSQL answers but refuses the lab's work.
     async fn probe(_ctx: &Context<'_>, baseline: &Binaries) -> Result<(), String> {
-        driver_json::<Dropped, _>(&baseline.main, &["drop", "--database", "labdb_probe"], Duration::from_secs(30))
+        run_verb::<Dropped, _>(&baseline.main, &["drop", "--database", "labdb_probe"], Duration::from_secs(30))
             .await
             .map(drop)
             .map_err(|err| err.to_string().trim_start_matches("error: ").to_string())
@@ -80,11 +79,9 @@ impl Method for Database {
         let seed = ctx.seed.to_string();
         ctx.progress.phase(format!("seeding both databases ({}, seed {seed})", w.size));
         let baseline_seed: SeedReport =
-            driver_json(&base.driver, &verb("seed", &seed, &w.size, &base.database, &[]), RUN_LIMIT)
-                .await
-                .map_err(kit)?;
+            run_verb(&base.driver, &verb("seed", &seed, &w.size, &base.database, &[]), RUN_LIMIT).await.map_err(kit)?;
         let seeded = Seeded { base, cand, baseline_seed };
-        match driver_json::<SeedReport, _>(
+        match run_verb::<SeedReport, _>(
             &seeded.cand.driver,
             &verb("seed", &seed, &w.size, &seeded.cand.database, &[]),
             RUN_LIMIT,
@@ -116,7 +113,7 @@ impl Method for Database {
             args.extend(["--responses".to_string(), file.display().to_string()]);
             let driver = side.driver.clone();
             async move {
-                driver_json::<RunReport, _>(&driver, &args, RUN_LIMIT).await?;
+                run_verb::<RunReport, _>(&driver, &args, RUN_LIMIT).await?;
                 read_answers(&file)
             }
         };
@@ -171,12 +168,9 @@ impl Method for Database {
 
     async fn cleanup(_ctx: &Context<'_>, _: &Sides, seeded: Seeded) {
         for side in [&seeded.base, &seeded.cand] {
-            let _ = driver_json::<Dropped, _>(
-                &side.driver,
-                &["drop", "--database", &side.database],
-                Duration::from_secs(60),
-            )
-            .await;
+            let _ =
+                run_verb::<Dropped, _>(&side.driver, &["drop", "--database", &side.database], Duration::from_secs(60))
+                    .await;
         }
     }
 }
@@ -202,18 +196,6 @@ fn counted(report: RunReport) -> Result<Counted, String> {
 /// `{200: 4, 503: 20}` as `200×4, 503×20`.
 fn statuses(pool: &PoolReport) -> String {
     pool.statuses.iter().map(|(status, n)| format!("{status}×{n}")).collect::<Vec<_>>().join(", ")
-}
-
-/// Runs a driver verb and reads the message it prints last.
-async fn driver_json<T: DeserializeOwned, S: AsRef<std::ffi::OsStr>>(
-    driver: &Path,
-    args: &[S],
-    limit: Duration,
-) -> Result<T, RunError> {
-    let mut command = Command::new(driver);
-    command.args(args);
-    let output = process::run(command, limit).await?;
-    parse_last(&output.stdout).map_err(RunError::Failed)
 }
 
 /// `<verb> --seed S --size Z --database D <extra...>`
@@ -265,7 +247,7 @@ async fn counted_run(
     if let Some(control) = control {
         extra.extend(["--proxy-control", control]);
     }
-    driver_json(&side.driver, &verb("run", seed, size, &side.database, &extra), RUN_LIMIT).await
+    run_verb(&side.driver, &verb("run", seed, size, &side.database, &extra), RUN_LIMIT).await
 }
 
 async fn counts(
@@ -342,7 +324,7 @@ async fn plans(ctx: &Context<'_>, base: &Side, cand: &Side, seed: &str, size: &s
     let explain = |side: &Side| {
         let args = verb("explain", seed, size, &side.database, &["--reuse"]);
         let driver = side.driver.clone();
-        async move { driver_json::<ExplainReport, _>(&driver, &args, RUN_LIMIT).await }
+        async move { run_verb::<ExplainReport, _>(&driver, &args, RUN_LIMIT).await }
     };
     let b = explain(base).await.map_err(kit)?;
     let t = explain(cand).await.map_err(tgt)?;
@@ -374,8 +356,8 @@ async fn rows_read(
     let args = |side: &Side| {
         verb("rows-read", seed, size, &side.database, &["--reuse", "--workload", "deep", "--requests", &requests])
     };
-    let b = driver_json(&base.driver, &args(base), RUN_LIMIT).await.map_err(kit)?;
-    let t = driver_json(&cand.driver, &args(cand), RUN_LIMIT).await.map_err(tgt)?;
+    let b = run_verb(&base.driver, &args(base), RUN_LIMIT).await.map_err(kit)?;
+    let t = run_verb(&cand.driver, &args(cand), RUN_LIMIT).await.map_err(tgt)?;
     let rows = |v: &RowsReadReport| v.orders_rows_read_per_request;
     Ok(Measurement::counted(
         "orders_rows_per_deep_page",
@@ -390,8 +372,8 @@ async fn pool(ctx: &Context<'_>, w: &Settings, base: &Side, cand: &Side) -> Resu
     let (concurrency, hold) = (w.pool_concurrency.to_string(), w.pool_hold_ms.to_string());
     ctx.progress.phase("checking the pool against a locked table");
     let args = ["pool-check", "--size", "tiny", "--concurrency", &concurrency, "--hold-ms", &hold];
-    let b = driver_json(&base.driver, &args, RUN_LIMIT).await.map_err(kit)?;
-    let t = driver_json(&cand.driver, &args, RUN_LIMIT).await.map_err(tgt)?;
+    let b = run_verb(&base.driver, &args, RUN_LIMIT).await.map_err(kit)?;
+    let t = run_verb(&cand.driver, &args, RUN_LIMIT).await.map_err(tgt)?;
     Ok((b, t))
 }
 
@@ -410,20 +392,21 @@ async fn latency(
     let per_request_ns = |v: &RunReport| -> Vec<f64> { v.per_request.iter().map(|r| r.ns as f64).collect() };
     let mut out = Vec::new();
     for (workload, id) in [("list", "list_latency"), ("deep", "deep_page_latency"), ("report", "report_latency")] {
+        let pairs = paired_rounds(
+            rounds,
+            |round| ctx.progress.phase(format!("timing {workload}: round {round}/{rounds}")),
+            || async {
+                let run = counted_run(base, seed, size, workload, requests, warmup, &base_proxy.address, None);
+                run.await.map(|r| per_request_ns(&r)).map_err(kit)
+            },
+            || async {
+                let run = counted_run(cand, seed, size, workload, requests, warmup, &cand_proxy.address, None);
+                run.await.map(|r| per_request_ns(&r)).map_err(tgt)
+            },
+        )
+        .await?;
         let (mut ratios, mut base_ns, mut cand_ns) = (Vec::new(), Vec::new(), Vec::new());
-        for round in 0..rounds {
-            ctx.progress.phase(format!("timing {workload}: round {}/{rounds}", round + 1));
-            let run_base = || counted_run(base, seed, size, workload, requests, warmup, &base_proxy.address, None);
-            let run_cand = || counted_run(cand, seed, size, workload, requests, warmup, &cand_proxy.address, None);
-            // Alternate which side goes first, so drift in load hits both alike.
-            let (b, t) = if round % 2 == 0 {
-                let b = run_base().await.map_err(kit)?;
-                (b, run_cand().await.map_err(tgt)?)
-            } else {
-                let t = run_cand().await.map_err(tgt)?;
-                (run_base().await.map_err(kit)?, t)
-            };
-            let (b, t) = (per_request_ns(&b), per_request_ns(&t));
+        for (b, t) in pairs {
             if b.len() != t.len() || b.is_empty() {
                 return Err(tgt(format!("timed {} requests of {workload}, the baseline {}", t.len(), b.len())));
             }

@@ -146,6 +146,48 @@ pub async fn grade<M: Method>(ctx: &Context<'_>, rubric: &Rubric, target: &Targe
     }
 }
 
+/// Runs `rounds` pairs of measurements, alternating which side goes first
+/// (A B, B A, ...) so drift in the machine's load hits both alike; returns
+/// (baseline, target) per round. `announce` is told each round's number.
+pub async fn paired_rounds<T, B, BF, C, CF>(
+    rounds: usize,
+    mut announce: impl FnMut(usize),
+    mut baseline: B,
+    mut target: C,
+) -> Result<Vec<(T, T)>, Stop>
+where
+    B: FnMut() -> BF,
+    BF: Future<Output = Result<T, Stop>>,
+    C: FnMut() -> CF,
+    CF: Future<Output = Result<T, Stop>>,
+{
+    let mut pairs = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        announce(round + 1);
+        let pair = if round % 2 == 0 {
+            let b = baseline().await?;
+            (b, target().await?)
+        } else {
+            let t = target().await?;
+            (baseline().await?, t)
+        };
+        pairs.push(pair);
+    }
+    Ok(pairs)
+}
+
+/// Runs a trusted binary with `args` and reads the `lab_protocol` message it prints last.
+pub async fn verb<T: DeserializeOwned, S: AsRef<std::ffi::OsStr>>(
+    binary: &std::path::Path,
+    args: &[S],
+    limit: Duration,
+) -> Result<T, RunError> {
+    let mut command = tokio::process::Command::new(binary);
+    command.args(args);
+    let output = crate::process::run(command, limit).await?;
+    lab_protocol::parse_last(&output.stdout).map_err(RunError::Failed)
+}
+
 /// Checks that every service the rubric names answers on its port; the
 /// error is the one line a person needs to start it.
 pub fn probe_services(services: &[String]) -> Result<(), String> {
@@ -192,6 +234,45 @@ fn host_port(url: &str, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn rounds_alternate_which_side_goes_first() {
+        let order = std::cell::RefCell::new(Vec::new());
+        let pairs = paired_rounds(
+            4,
+            |_| {},
+            || {
+                order.borrow_mut().push('b');
+                async { Ok::<_, Stop>(2.0) }
+            },
+            || {
+                order.borrow_mut().push('t');
+                async { Ok::<_, Stop>(1.0) }
+            },
+        )
+        .await
+        .expect("no stop");
+        assert_eq!(pairs, vec![(2.0, 1.0); 4]);
+        assert_eq!(order.into_inner().iter().collect::<String>(), "bttbbttb");
+    }
+
+    #[tokio::test]
+    async fn a_stop_in_any_round_ends_the_rounds() {
+        let calls = std::cell::Cell::new(0);
+        let result = paired_rounds(
+            5,
+            |_| {},
+            || async { Ok::<_, Stop>(1) },
+            || {
+                calls.set(calls.get() + 1);
+                let n = calls.get();
+                async move { if n == 2 { Err(tgt("panicked")) } else { Ok(1) } }
+            },
+        )
+        .await;
+        assert_eq!(result, Err(Stop::Target("panicked".into())));
+        assert_eq!(calls.get(), 2);
+    }
 
     #[test]
     fn the_address_of_a_service_url_leaves_out_the_credentials() {

@@ -16,11 +16,13 @@
 //! <driver> explain    --database labdb_base --reuse                      # EXPLAIN (FORMAT JSON) checks
 //! <driver> pool-check --size tiny                                        # 24 requests against a locked table
 //! <driver> rows-read  --database labdb_base --reuse --workload deep       # rows of orders read per request
+//! <driver> survey     --size tiny                                        # a table: every workload's cost per request
 //! <driver> drop       --database labdb_base
 //! ```
 //!
 //! Every verb prints one `lab_protocol` message as a JSON line on stdout
-//! (`requests` prints one per request); progress and logs go to stderr
+//! (`requests` prints one per request; `survey` prints a table for a
+//! person); progress and logs go to stderr
 //! (`RUST_LOG=sqlx::query=debug` shows every statement the service runs).
 //! Verbs that need a database either reuse `--database` (`--reuse`, as
 //! prepared by this binary's `seed`) or seed a scratch one and drop it when
@@ -114,6 +116,14 @@ pub enum Verb {
         #[arg(long, value_enum, default_value_t = Workload::Deep)]
         workload: Workload,
         #[arg(long, default_value_t = 3)]
+        requests: usize,
+    },
+    /// Seed a scratch database and print every workload's cost per request: queries, bytes, commits that wrote, time.
+    Survey {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Measured requests per workload (after one unmeasured).
+        #[arg(long, default_value_t = 5)]
         requests: usize,
     },
     /// Drop --database.
@@ -358,6 +368,11 @@ async fn run_verb(service: Service, verb: Verb) -> anyhow::Result<()> {
                 orders_rows_read_per_request: total as f64 / read.len().max(1) as f64,
                 per_request,
             })
+        }
+        Verb::Survey { data, requests } => {
+            let table = crate::survey::survey(&service, data.seed, data.size, requests.max(1)).await?;
+            println!("{table}");
+            Ok(())
         }
         Verb::Drop { db } => {
             let name = db.database.clone().unwrap_or_else(|| default_name(&service, &db.data));

@@ -15,7 +15,8 @@
 //! - [`contract`]: contract tests every implementation runs ([`contract_tests!`]).
 //! - [`lessons`]: the measured checks (queries per request, plans, pool behaviour) ([`lesson_tests!`]).
 //! - [`proxy`]: the query-counting wire-protocol proxy (also the `pg-count-proxy` binary).
-//! - [`driver`]: the measuring binary's command line (`seed`, `serve`, `run`, `requests`, ...).
+//! - [`driver`]: the lab on the measuring driver's seam (`seed`, `serve`, `run`, `requests`, `survey`, ...).
+//! - [`survey`]: every workload's cost per request, as a table for a student.
 
 pub mod api;
 pub mod contract;
@@ -24,6 +25,7 @@ pub mod db;
 pub mod driver;
 pub mod lessons;
 pub mod proxy;
+pub mod survey;
 pub mod workload;
 
 pub use data::Dataset;
