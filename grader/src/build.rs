@@ -56,6 +56,15 @@ impl Kit {
         Rubric::load(&self.root.join("labs").join(lab).join("rubric.toml"))
     }
 
+    /// The folders students may edit: every lab's editable tree, and the project's `src/`.
+    pub fn editable(&self) -> anyhow::Result<Vec<String>> {
+        let mut folders = vec!["project/src".to_string()];
+        for lab in self.labs()? {
+            folders.push(self.rubric(&lab)?.editable.exercise);
+        }
+        Ok(folders)
+    }
+
     /// Labs that have a rubric, in name order.
     pub fn labs(&self) -> anyhow::Result<Vec<String>> {
         let mut labs = Vec::new();

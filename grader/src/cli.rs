@@ -154,7 +154,7 @@ async fn grade(
     let target = Target::parse(target).map_err(Usage)?;
     let seed = seed.unwrap_or_else(crate::environment::fresh_seed);
     let valgrind = measure::valgrind_version();
-    let environment = crate::environment::capture(seed, valgrind.clone(), &kit.root);
+    let environment = crate::environment::capture(seed, valgrind.clone(), &kit.root, &kit.editable()?);
     let progress = Progress::new(quiet);
     let ctx = Context { kit, seed, progress: &progress, valgrind };
     let mut record = Record { labs: Vec::new(), environment };

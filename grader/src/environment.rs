@@ -4,7 +4,8 @@ use std::process::Command;
 
 use crate::record::Environment;
 
-pub fn capture(seed: u64, valgrind: Option<String>, kit: &std::path::Path) -> Environment {
+pub fn capture(seed: u64, valgrind: Option<String>, kit: &std::path::Path, editable: &[String]) -> Environment {
+    let state = crate::provenance::kit_state(kit, editable);
     let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -23,6 +24,8 @@ pub fn capture(seed: u64, valgrind: Option<String>, kit: &std::path::Path) -> En
         valgrind,
         grader_version: env!("CARGO_PKG_VERSION").into(),
         kit: kit.display().to_string(),
+        kit_commit: state.commit,
+        kit_modified: state.modified,
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`stats`]: medians, pairwise ratios and bootstrap intervals.
 //! - [`record`]: the result record (JSON) and its fields.
 //! - [`environment`]: the machine fingerprint stored with every record.
+//! - [`provenance`]: the kit's commit, and the kit-owned files that differ from it.
 //! - [`build`]: `cargo build` of a target, with overlays for submission folders.
 //! - [`process`]: child processes with timeouts and one-line failure reasons.
 //! - [`measure`]: callgrind counts, dhat counts, wall-clock rounds, the load test, the answer gate.
@@ -20,6 +21,7 @@ pub mod hints;
 pub mod labs;
 pub mod measure;
 pub mod process;
+pub mod provenance;
 pub mod record;
 pub mod report;
 pub mod rubric;

@@ -136,6 +136,11 @@ pub struct Environment {
     pub grader_version: String,
     /// The kit graded: its root folder, found from the current directory or `--kit`.
     pub kit: String,
+    /// The kit's commit (`None` when it is not a git checkout).
+    pub kit_commit: Option<String>,
+    /// Kit-owned files (outside the editable folders) that differ from that
+    /// commit: when any do, the score was earned with a modified kit.
+    pub kit_modified: Vec<String>,
 }
 
 impl LabRecord {

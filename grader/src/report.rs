@@ -169,6 +169,17 @@ pub fn scorecard(record: &Record) -> String {
         ]);
     }
     let env = &record.environment;
+    let kit = match (&env.kit_commit, env.kit_modified.len()) {
+        (None, _) => format!("{} (not a git checkout: kit files not verified)", env.kit),
+        (Some(commit), 0) => format!("{} at {}", env.kit, &commit[..commit.len().min(12)]),
+        (Some(commit), n) => format!(
+            "{} at {} — KIT MODIFIED: {n} kit-owned {} from the commit: {}",
+            env.kit,
+            &commit[..commit.len().min(12)],
+            if n == 1 { "file differs" } else { "files differ" },
+            env.kit_modified.join(", ")
+        ),
+    };
     format!(
         "{table}\nseed {} · {} ({} cores) · load {:.2} {:.2} {:.2} · {}{}\nkit graded: {}\n",
         env.seed,
@@ -179,7 +190,7 @@ pub fn scorecard(record: &Record) -> String {
         env.load_average[2],
         env.rustc,
         env.valgrind.as_deref().map(|v| format!(" · {v}")).unwrap_or_default(),
-        env.kit
+        kit
     )
 }
 
@@ -217,9 +228,16 @@ mod tests {
                 valgrind: Some("valgrind-3.19.0".into()),
                 grader_version: "0.1.0".into(),
                 kit: "/work/kit".into(),
+                kit_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+                kit_modified: Vec::new(),
             },
         };
         insta::assert_json_snapshot!(whole);
-        assert!(scorecard(&whole).contains("kit graded: /work/kit"));
+        assert!(scorecard(&whole).contains("kit graded: /work/kit at 0123456789ab\n"));
+        let mut modified = whole.clone();
+        modified.environment.kit_modified = vec!["labs/demo/rubric.toml".into()];
+        assert!(scorecard(&modified).contains(
+            "at 0123456789ab — KIT MODIFIED: 1 kit-owned file differs from the commit: labs/demo/rubric.toml"
+        ));
     }
 }
