@@ -1,6 +1,7 @@
 //! The grader's self-check: every starter fails its rubric, every solution
-//! earns full marks, and a solution with one wrong answer earns no speed
-//! points. Runs the release grader exactly as an instructor would.
+//! earns full marks, a solution with one wrong answer earns no speed
+//! points, and a fault's fix earns its own check's points and no other's.
+//! Runs the release grader exactly as an instructor would.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -68,8 +69,110 @@ pub fn run() -> anyhow::Result<()> {
         ensure!(solution["status"] == "graded", "{lab} solution was not graded: {}", solution["reason"]);
         ensure!(score >= SOLUTION_MIN, "{lab}: the solution scores {score}, below {SOLUTION_MIN}");
         eprintln!("self-check: {lab} solution scores {score} (at least {SOLUTION_MIN}) ok");
+
+        for (fault, check) in FAULTS.iter().filter(|(fault, _)| fault.starts_with(&format!("{lab}/"))) {
+            fault_is_separable(&grader, &lab, fault, check, &starter, &solution)?;
+        }
     }
     Ok(())
+}
+
+/// Faults with a fixture under `labs/<lab>/fixtures/faults/`, and the check each maps to.
+///
+/// `<fault>.patch` fixes only that fault in the starter (`exercises/<lab>/src`);
+/// `<fault>.revert.patch` takes only that fix out of the solution.
+const FAULTS: &[(&str, &str)] = &[("profiling/blocking", "blocking")];
+
+/// The starter with only `fault` fixed earns `check`'s points and no more
+/// than the starter on any other check; the solution without only that fix
+/// loses `check`'s points and nothing else. Two grading runs.
+fn fault_is_separable(
+    grader: &Path,
+    lab: &str,
+    fault: &str,
+    check: &str,
+    starter: &Value,
+    solution: &Value,
+) -> anyhow::Result<()> {
+    let name = fault.rsplit('/').next().unwrap_or(fault);
+    let fixtures = root().join("labs").join(lab).join("fixtures/faults");
+    let fixed = patched(&format!("exercises/{lab}/src"), &fixtures.join(format!("{name}.patch")), fault, "fixed")?;
+    let reverted =
+        patched(&format!("solutions/{lab}/src"), &fixtures.join(format!("{name}.revert.patch")), fault, "reverted")?;
+
+    let fixed = grade(grader, lab, path_str(&fixed)?, None)?;
+    let reverted = grade(grader, lab, path_str(&reverted)?, None)?;
+    for (record, who) in [(&fixed, "the starter with only this fix"), (&reverted, "the solution without this fix")] {
+        ensure!(record["status"] == "graded", "{fault}: {who} was not graded: {}", record["reason"]);
+    }
+    // Counts repeat to a few parts in ten thousand; a tenth of a point is rounding.
+    const SAME: f64 = 0.15;
+    for spec in solution["checks"].as_array().context("checks")? {
+        let id = spec["id"].as_str().unwrap_or("?");
+        let (start, full) = (points(starter, id), points(solution, id));
+        let (with_fix, without_fix) = (points(&fixed, id), points(&reverted, id));
+        if id == check {
+            let max = spec["max_points"].as_f64().unwrap_or(f64::NAN);
+            ensure!(
+                with_fix >= max - SAME,
+                "{fault}: the starter with only this fix earns {with_fix} of {max} on {id}"
+            );
+            ensure!(
+                without_fix <= start + SAME,
+                "{fault}: the solution without this fix still earns {without_fix} on {id}"
+            );
+        } else {
+            ensure!(
+                with_fix <= start + SAME,
+                "{fault}: fixing only this fault earns {with_fix} on {id} (starter {start})"
+            );
+            ensure!(
+                (without_fix - full).abs() <= SAME,
+                "{fault}: taking out only this fix moves {id} from {full} to {without_fix}"
+            );
+        }
+    }
+    eprintln!(
+        "self-check: {fault} maps to {check} alone: {} with only its fix, {} without it",
+        points(&fixed, check),
+        points(&reverted, check)
+    );
+    Ok(())
+}
+
+/// A copy of the kit's `tree` (a `src/` folder) with `patch` applied, as a
+/// submission folder. The folder is the same on every run, so the grader's
+/// overlay of it is reused and its build stays incremental.
+fn patched(tree: &str, patch: &Path, fault: &str, variant: &str) -> anyhow::Result<PathBuf> {
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let folder = target_dir.join("selfcheck").join(format!("{}-{variant}", fault.replace('/', "-")));
+    let src = folder.join("src");
+    if src.exists() {
+        std::fs::remove_dir_all(&src).with_context(|| format!("clearing {}", src.display()))?;
+    }
+    copy_dir(&root().join(tree), &src)?;
+    // Outside any repository's view, `git apply` is a plain `patch -p1`.
+    let status = Command::new("git")
+        .args(["apply", "-p1"])
+        .arg(patch)
+        .current_dir(&src)
+        .env("GIT_CEILING_DIRECTORIES", &folder)
+        .status()
+        .context("running git apply")?;
+    ensure!(status.success(), "{} no longer applies to {tree}", patch.display());
+    Ok(folder)
+}
+
+fn points(record: &Value, id: &str) -> f64 {
+    record["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["id"] == id))
+        .and_then(|c| c["points"].as_f64())
+        .unwrap_or(f64::NAN)
+}
+
+fn path_str(path: &Path) -> anyhow::Result<&str> {
+    path.to_str().context("a utf-8 path")
 }
 
 /// A copy of the profiling solution with an off-by-one in a total.

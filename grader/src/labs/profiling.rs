@@ -1,15 +1,16 @@
 //! Lab 23: CPU instructions (callgrind), allocations and retained heap
-//! (dhat), p99 under load (interleaved wall clock), all gated on answers
-//! equal to the baseline's.
+//! (dhat), product lookups timed while receipts are signed (interleaved wall
+//! clock), all gated on answers equal to the baseline's.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
 use super::{Context, Findings, score, unscored};
 use crate::build::{self, Target};
-use crate::measure::load::{self, WireReq};
+use crate::measure::load::WireReq;
 use crate::measure::{self, data_args};
 use crate::process::{self, RunError};
 use crate::record::{LabRecord, Measurement, Status};
@@ -57,7 +58,8 @@ async fn measure_all(
 
     ctx.progress.phase(format!("comparing answers on seed {}", ctx.seed));
     let mut compared = 0;
-    for (workload, key) in [("cpu", "gate_cpu_requests"), ("leak", "gate_leak_requests")] {
+    let gated = [("cpu", "gate_cpu_requests"), ("leak", "gate_leak_requests"), ("load", "gate_load_requests")];
+    for (workload, key) in gated {
         let (count, difference) = measure::gate(&baseline.main, &target.main, &data, workload, setting(key)?)
             .await
             .map_err(|(is_baseline, err)| Stop::of(is_baseline, err))?;
@@ -71,7 +73,7 @@ async fn measure_all(
 
     findings.measurements.push(cpu(ctx, rubric, baseline, target, &data).await?);
     findings.measurements.extend(heap(ctx, rubric, baseline, target, &data).await?);
-    findings.measurements.push(latency(ctx, rubric, baseline, target, &data).await?);
+    findings.measurements.push(blocking(ctx, rubric, baseline, target, &data).await?);
     Ok(findings)
 }
 
@@ -163,28 +165,6 @@ async fn heap(
     ])
 }
 
-async fn latency(
-    ctx: &Context<'_>,
-    rubric: &Rubric,
-    baseline: &build::Binaries,
-    target: &build::Binaries,
-    data: &[String],
-) -> Result<Measurement, Stop> {
-    let get = |key: &str| rubric.workload_usize(key).map_err(|e| Stop::Baseline(format!("{e:#}")));
-    let (rounds, requests, concurrency) = (get("load_rounds")?, get("load_requests")?, get("load_concurrency")?);
-    let run = load_rounds(ctx, baseline, target, data, rounds, requests, concurrency).await?;
-    let (base, tgt): (Vec<f64>, Vec<f64>) = run.into_iter().unzip();
-    Ok(Measurement::new(
-        "p99_under_load",
-        "ms",
-        format!("p99 of {requests} requests at concurrency {concurrency}, {rounds} interleaved rounds on loopback"),
-        crate::stats::median(&base),
-        crate::stats::median(&tgt),
-        median_interval(&pairwise_ratios(&base, &tgt)),
-        rounds,
-    ))
-}
-
 /// Workload requests as the trusted baseline driver generates them.
 pub async fn load_requests(binary: &std::path::Path, data: &[String], n: usize) -> Result<Vec<WireReq>, RunError> {
     let mut command = Command::new(binary);
@@ -199,50 +179,134 @@ pub async fn start(binary: &std::path::Path, data: &[String]) -> Result<process:
     process::serve(command, Duration::from_secs(60)).await
 }
 
-/// Per round, the p99 in ms of baseline and target, alternating which goes first.
-async fn load_rounds(
+/// Product lookups timed while receipted batches are being signed.
+///
+/// Signing is the same fixed cost in every implementation; what differs is
+/// whether a lookup has to wait for it. Enough clients send receipted
+/// batches to occupy every worker thread of the service's runtime, and one
+/// more client times product lookups beside them. Baseline and target
+/// alternate in rounds; each round gives the median lookup of each side.
+async fn blocking(
     ctx: &Context<'_>,
+    rubric: &Rubric,
     baseline: &build::Binaries,
     target: &build::Binaries,
     data: &[String],
-    rounds: usize,
-    requests: usize,
-    concurrency: usize,
-) -> Result<Vec<(f64, f64)>, Stop> {
-    ctx.progress.phase("starting both services for the load test");
-    let list = Arc::new(load_requests(&baseline.main, data, requests).await.map_err(|e| Stop::of(true, e))?);
+) -> Result<Measurement, Stop> {
+    let get = |key: &str| rubric.workload_usize(key).map_err(|e| Stop::Baseline(format!("{e:#}")));
+    let (rounds, probes) = (get("blocking_rounds")?, get("blocking_probes")?);
+    // The driver's runtime has one worker per core: at least as many signers keep them all busy.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let signers = get("blocking_signers")?.max(cores);
+    ctx.progress.phase(format!("starting both services to time lookups while {signers} clients sign batches"));
+    let list = load_requests(&baseline.main, data, 200).await.map_err(|e| Stop::of(true, e))?;
+    let (batches, lookups): (Vec<WireReq>, Vec<WireReq>) = list
+        .into_iter()
+        .filter(|req| req.uri.starts_with("/products/") || req.uri == "/sales")
+        .partition(|req| req.method == "POST");
+    if batches.is_empty() || lookups.is_empty() {
+        return Err(Stop::Baseline("the load mix has no receipted batches or no product lookups".into()));
+    }
+    let (batches, lookups) = (Arc::new(batches), Arc::new(lookups));
     let base_server = start(&baseline.main, data).await.map_err(|e| Stop::of(true, e))?;
     let target_server = start(&target.main, data).await.map_err(|e| Stop::of(false, e))?;
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .map_err(|e| Stop::Baseline(e.to_string()))?;
-    let limit = Duration::from_secs(60);
-    let one = |url: String, total: usize| {
-        let (client, list) = (client.clone(), list.clone());
-        async move { load::closed_loop(&client, &url, list, total, concurrency, limit).await }
+    let client = reqwest::Client::new();
+    let side = |url: String| {
+        let (client, batches, lookups) = (client.clone(), batches.clone(), lookups.clone());
+        async move { lookups_while_signing(&client, &url, batches, &lookups, signers, probes).await }
     };
-    // Warm both: connections, caches, lazy statics.
-    one(base_server.url.clone(), concurrency * 2).await;
-    one(target_server.url.clone(), concurrency * 2).await;
-    let mut pairs = Vec::with_capacity(rounds);
+    // Warm both: connections, lazy statics, the first signatures.
+    side(base_server.url.clone()).await.map_err(|e| Stop::Baseline(format!("under signing load: {e}")))?;
+    side(target_server.url.clone())
+        .await
+        .map_err(|e| Stop::Target(RunError::Failed(format!("under signing load: {e}"))))?;
+    let (mut base, mut tgt) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
     for round in 0..rounds {
-        ctx.progress
-            .phase(format!("load round {}/{rounds}: {requests} requests at concurrency {concurrency}", round + 1));
-        let (base, tgt) = if round % 2 == 0 {
-            let base = one(base_server.url.clone(), requests).await;
-            (base, one(target_server.url.clone(), requests).await)
-        } else {
-            let tgt = one(target_server.url.clone(), requests).await;
-            (one(base_server.url.clone(), requests).await, tgt)
-        };
-        if tgt.sent == 0 || tgt.errors * 10 > tgt.sent {
-            return Err(Stop::Target(RunError::Failed(format!(
-                "failed {} of {} requests under load",
-                tgt.errors, tgt.sent
-            ))));
+        ctx.progress.phase(format!("blocking round {}/{rounds}: {probes} lookups beside {signers} signers", round + 1));
+        let base_first = round % 2 == 0;
+        for is_baseline in [base_first, !base_first] {
+            let url = if is_baseline { &base_server.url } else { &target_server.url };
+            let median = side(url.clone()).await.map_err(|e| match is_baseline {
+                true => Stop::Baseline(format!("under signing load: {e}")),
+                false => Stop::Target(RunError::Failed(format!("under signing load: {e}"))),
+            })?;
+            if is_baseline { base.push(median) } else { tgt.push(median) }
         }
-        pairs.push((base.quantile_ms(0.99), tgt.quantile_ms(0.99)));
     }
-    Ok(pairs)
+    Ok(Measurement::new(
+        "lookup_ms_while_signing",
+        "ms",
+        format!(
+            "median of {probes} product lookups while {signers} clients send receipted batches, \
+             {rounds} interleaved rounds on loopback"
+        ),
+        crate::stats::median(&base),
+        crate::stats::median(&tgt),
+        median_interval(&pairwise_ratios(&base, &tgt)),
+        rounds,
+    ))
+}
+
+/// Keeps `signers` receipted batches in flight while `probes` lookups are
+/// sent one after another; the lookups' median latency in ms.
+async fn lookups_while_signing(
+    client: &reqwest::Client,
+    url: &str,
+    batches: Arc<Vec<WireReq>>,
+    lookups: &[WireReq],
+    signers: usize,
+    probes: usize,
+) -> Result<f64, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::with_capacity(signers);
+    for first in 0..signers {
+        let (client, url, batches, stop) = (client.clone(), url.to_string(), batches.clone(), stop.clone());
+        clients.push(tokio::spawn(async move {
+            let mut i = first;
+            while !stop.load(Ordering::Relaxed) {
+                let batch = &batches[i % batches.len()];
+                i += signers;
+                let sent = client.post(format!("{url}{}", batch.uri)).json(&batch.body).send().await;
+                match sent {
+                    Ok(response) if response.status() == reqwest::StatusCode::CREATED => {
+                        response.bytes().await.map_err(|e| format!("POST /sales: {e}"))?;
+                    }
+                    Ok(response) => return Err(format!("POST /sales answered {}", response.status())),
+                    Err(err) => return Err(format!("POST /sales: {err}")),
+                }
+            }
+            Ok(())
+        }));
+    }
+    // Let the first batches reach the service and start signing.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let mut latencies = Vec::with_capacity(probes);
+    let mut failure = None;
+    for i in 0..probes.max(1) {
+        let lookup = &lookups[i % lookups.len()];
+        let sent_at = Instant::now();
+        match client.get(format!("{url}{}", lookup.uri)).send().await {
+            Ok(response) if response.status().is_success() => match response.bytes().await {
+                Ok(_) => latencies.push(sent_at.elapsed().as_secs_f64() * 1000.0),
+                Err(err) => failure = Some(format!("GET {}: {err}", lookup.uri)),
+            },
+            Ok(response) => failure = Some(format!("GET {} answered {}", lookup.uri, response.status())),
+            Err(err) => failure = Some(format!("GET {}: {err}", lookup.uri)),
+        }
+        if failure.is_some() {
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for signer in clients {
+        match signer.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => failure = failure.or(Some(err)),
+            Err(err) => failure = failure.or(Some(format!("a signing client failed: {err}"))),
+        }
+    }
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(crate::stats::median(&latencies)),
+    }
 }
