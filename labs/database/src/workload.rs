@@ -94,7 +94,7 @@ pub fn generate(kind: Workload, seed: u64, data: &Dataset, n: usize) -> Vec<Req>
     // A stream of its own, so requests do not echo the rows' draws.
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xdb_10ad);
     let newest_first = data.newest_first();
-    let g = Gen { data, newest_first: &newest_first };
+    let g = Gen { data, newest_first: &newest_first, seed };
     (0..n)
         .map(|i| match kind {
             Workload::List => g.list(i),
@@ -108,10 +108,13 @@ pub fn generate(kind: Workload, seed: u64, data: &Dataset, n: usize) -> Vec<Req>
                 1 => g.deep(i / 12),
                 2 | 9 => g.filter(&mut rng),
                 3 => g.report(&mut rng),
-                4 | 6 => g.detail(i, &mut rng),
-                5 => g.write(&mut rng),
+                // Each round reads a product, reviews it, and reads it again:
+                // an answer cached across the write shows the old rating.
+                4 => Req::get(format!("/products/{}", g.round_product(i / 12))),
+                5 => g.write_to(g.round_product(i / 12).to_string(), &mut rng),
+                6 => g.detail(i, &mut rng),
                 7 => g.small_page(&mut rng),
-                8 => g.product_of_recent_write(&mut rng),
+                8 => Req::get(format!("/products/{}", g.round_product(i / 12))),
                 _ => g.refused(i / 12, &mut rng),
             },
         })
@@ -121,6 +124,7 @@ pub fn generate(kind: Workload, seed: u64, data: &Dataset, n: usize) -> Vec<Req>
 struct Gen<'a> {
     data: &'a Dataset,
     newest_first: &'a [usize],
+    seed: u64,
 }
 
 impl Gen<'_> {
@@ -182,6 +186,18 @@ impl Gen<'_> {
 
     fn write(&self, rng: &mut ChaCha8Rng) -> Req {
         let sku = self.sku(rng).to_string();
+        self.write_to(sku, rng)
+    }
+
+    /// The product a round of the mixed workload reads, reviews and reads again.
+    fn round_product(&self, round: usize) -> &str {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x7ead_a5e7 ^ (round as u64).wrapping_mul(0x9e37_79b9));
+        let products = &self.data.products;
+        // Reviews skew to the first fifth of the catalogue, as they do in the seeded data.
+        &products[rng.random_range(0..(products.len() / 5).max(1))].sku
+    }
+
+    fn write_to(&self, sku: String, rng: &mut ChaCha8Rng) -> Req {
         let customer = rng.random_range(1..=self.data.customers.len());
         let rating = rng.random_range(1..=5);
         Req::post(
@@ -193,14 +209,6 @@ impl Gen<'_> {
                 "body": "Ordered it for the workshop; it arrived on time.",
             }),
         )
-    }
-
-    /// A product read right after writes: catches ratings that lag behind.
-    fn product_of_recent_write(&self, rng: &mut ChaCha8Rng) -> Req {
-        let products = &self.data.products;
-        // Reviews skew to the first fifth of the catalogue, so do these reads.
-        let i = rng.random_range(0..(products.len() / 5).max(1));
-        Req::get(format!("/products/{}", products[i].sku))
     }
 
     /// Requests every implementation must refuse the same way.
@@ -260,6 +268,19 @@ mod tests {
         let first = &generate(Workload::Deep, 5, &data, 1)[0];
         let token = first.uri.split("cursor=").nth(1).expect("a deep page has a cursor");
         assert_eq!(Cursor::decode(token).expect("a valid cursor").position, 150);
+    }
+
+    #[test]
+    fn the_mixed_workload_reads_each_reviewed_product_before_and_after_the_review() {
+        let data = Dataset::generate(5, Size::Tiny);
+        let mixed = generate(Workload::Mixed, 5, &data, 48);
+        for round in mixed.chunks(12) {
+            let (before, write, after) = (&round[4], &round[5], &round[8]);
+            assert_eq!(write.method, "POST");
+            let sku = write.uri.trim_start_matches("/products/").trim_end_matches("/reviews");
+            assert_eq!(before.uri, format!("/products/{sku}"));
+            assert_eq!(after.uri, before.uri);
+        }
     }
 
     #[test]
