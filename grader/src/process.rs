@@ -58,7 +58,13 @@ pub fn failure_reason(stderr: &str, code: Option<i32>) -> String {
     if let Some(i) = lines.iter().position(|line| line.contains("panicked at")) {
         let place = lines[i].split_once("panicked at ").map_or(lines[i], |(_, rest)| rest).trim_end_matches(':');
         let message = lines.get(i + 1).copied().unwrap_or("");
-        return format!("panicked at {place}: {message}").trim_end_matches([':', ' ']).to_string();
+        let reason = format!("panicked at {place}: {message}").trim_end_matches([':', ' ']).to_string();
+        // The trusted driver names the request it was answering.
+        let request = lines.iter().find_map(|line| line.strip_prefix("note: the service panicked while answering "));
+        return match request {
+            Some(request) => format!("{reason} (answering {request})"),
+            None => reason,
+        };
     }
     match (lines.last(), code) {
         (Some(last), _) => (*last).to_string(),
@@ -114,6 +120,15 @@ mod tests {
         assert_eq!(
             failure_reason(stderr, Some(101)),
             "panicked at exercises/profiling/src/reports.rs:12:9: index out of bounds: the len is 3 but the index is 7"
+        );
+    }
+
+    #[test]
+    fn a_panic_names_the_request_the_driver_was_answering() {
+        let stderr = "thread 'main' panicked at exercises/profiling/src/reports.rs:12:9:\nattempt to divide by zero\nnote: run with `RUST_BACKTRACE=1`\nnote: the service panicked while answering GET /reports/daily?from=2026-01-01\n";
+        assert_eq!(
+            failure_reason(stderr, Some(101)),
+            "panicked at exercises/profiling/src/reports.rs:12:9: attempt to divide by zero (answering GET /reports/daily?from=2026-01-01)"
         );
     }
 

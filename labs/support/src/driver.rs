@@ -278,8 +278,37 @@ struct HeapCli<L: Lab> {
     dhat_json: Option<PathBuf>,
 }
 
+/// The request being answered in-process, named by the panic hook.
+static ANSWERING: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Sends `req` in-process, remembering it so that a panic can name it.
+async fn send_named(router: &Router, req: &Req) -> lab_protocol::Exchange {
+    set_answering(Some(req.label()));
+    let exchange = send(router, req).await;
+    set_answering(None);
+    exchange
+}
+
+fn set_answering(label: Option<String>) {
+    if let Ok(mut current) = ANSWERING.lock() {
+        *current = label;
+    }
+}
+
+/// After the usual panic message, a line naming the request being answered.
+fn name_requests_in_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        if let Some(label) = ANSWERING.try_lock().ok().and_then(|current| current.clone()) {
+            eprintln!("note: the service panicked while answering {label}");
+        }
+    }));
+}
+
 /// `main` of a lab's driver binary.
 pub fn main<L: Lab>(service: L::Service) -> ExitCode {
+    name_requests_in_panics();
     L::init_logs();
     let cli = Cli::<L>::parse();
     let serving = matches!(cli.command, Command::Serve { .. });
@@ -288,6 +317,7 @@ pub fn main<L: Lab>(service: L::Service) -> ExitCode {
 
 /// `main` of a lab's heap driver binary, whose global allocator is `dhat::Alloc`.
 pub fn heap_main<L: HeapLab>(service: L::Service) -> ExitCode {
+    name_requests_in_panics();
     let cli = HeapCli::<L>::parse();
     report(L::runtime(false).context("starting the tokio runtime").and_then(|rt| run_heap(&rt, cli, service)))
 }
@@ -335,7 +365,7 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
                 None => None,
             };
             for req in &list[..warmup.min(list.len())] {
-                send(&router, req).await;
+                send_named(&router, req).await;
             }
             let counted = &list[warmup.min(list.len())..];
             let profiler = match &flamegraph {
@@ -356,7 +386,7 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
                         counter.reset().await.context("resetting the counters")?;
                     }
                     let t0 = Instant::now();
-                    let exchange = send(&router, req).await;
+                    let exchange = send_named(&router, req).await;
                     let ns = t0.elapsed().as_nanos() as u64;
                     let counts = match counter.as_mut() {
                         Some(counter) => Some(counter.read().await.context("reading the counters")?),
@@ -432,15 +462,15 @@ fn run_heap<L: HeapLab>(runtime: &tokio::runtime::Runtime, cli: HeapCli<L>, serv
         let router = L::router(service, &mut fixture, &cli.place).await?;
         let before = dhat::HeapStats::get();
         for req in &allocations {
-            send(&router, req).await;
+            send_named(&router, req).await;
         }
         let after = dhat::HeapStats::get();
         for req in warmup {
-            send(&router, req).await;
+            send_named(&router, req).await;
         }
         let settled = dhat::HeapStats::get();
         for req in counted {
-            send(&router, req).await;
+            send_named(&router, req).await;
         }
         let end = dhat::HeapStats::get();
         anyhow::Ok((
