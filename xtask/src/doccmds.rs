@@ -5,7 +5,8 @@
 //! `console` blocks only `$ ` lines), and each command runs with
 //! `bash -o pipefail -c` from the kit root, with a time-out, and must exit 0.
 //! A command ending in `&` runs in the background until its block ends.
-//! Identical commands run once. Files the commands write at the kit root
+//! Identical commands run once, unless they name a local address (they ask
+//! a running server, whose answers change). Files the commands write at the kit root
 //! (`cg.out`, `cpu.svg`, ...) are removed afterwards; hint state goes to a
 //! scratch folder.
 //!
@@ -23,6 +24,9 @@
 //!                                                check the starter is meant to fail)
 //! <!-- test: timeout 600 -->                    seconds per command (default 300)
 //! ```
+//!
+//! `XTASK_DOCS_SKIP=<text>` skips the commands that contain the text, while
+//! working on a guide; the test command never sets it.
 //!
 //! Directives combine with `;`. `<!-- test-all: replace "from" "to" -->`
 //! anywhere in a file applies to every block after it.
@@ -396,19 +400,18 @@ impl Runner {
                 Some("failed to build (an expected failure must fail later)".to_string())
             }
             Some(s) if s.success() && fails => Some("succeeded, but the guide says it fails here".to_string()),
-            Some(s) if !s.success() && !fails => Some(format!("exited with {s}")),
+            // 141: a stage of a pipeline ended by SIGPIPE because a later one (`head`) stopped reading.
+            Some(s) if !s.success() && s.code() != Some(141) && !fails => Some(format!("exited with {s}")),
             Some(_) => None,
         };
         if let Some(problem) = problem {
             print_tail(&log);
             bail!("{}: {problem} (log: {})", running.what, log.display());
         }
-        eprintln!(
-            "docs: {file}:{} {} ({took:.1} s{})",
-            cmd.line,
-            cmd.shown,
-            if fails { ", failed as expected" } else { "" }
-        );
+        let run = cmd.run.replace("\\\n", " ").split_whitespace().collect::<Vec<_>>().join(" ");
+        let form = if strip_comment(&cmd.shown) == run { String::new() } else { format!(", run as `{run}`") };
+        let failed = if fails { ", failed as expected" } else { "" };
+        eprintln!("docs: {file}:{} {} ({took:.1} s{failed}{form})", cmd.line, cmd.shown);
         Ok(())
     }
 
@@ -478,9 +481,16 @@ impl Runner {
                     eprintln!("docs: {file}:{} {} (in the background)", cmd.line, cmd.shown);
                     continue;
                 }
-                // A command against a running server may answer differently each time; others run once.
-                if servers.is_empty()
-                    && background.is_empty()
+                if let Ok(skip) = std::env::var("XTASK_DOCS_SKIP")
+                    && !skip.is_empty()
+                    && cmd.run.contains(&skip)
+                {
+                    eprintln!("docs: {file}:{} {} (skipped: XTASK_DOCS_SKIP)", cmd.line, cmd.shown);
+                    continue;
+                }
+                // A command that asks a local server may answer differently each time; others run once.
+                if !cmd.run.contains("localhost")
+                    && !cmd.run.contains("127.0.0.1")
                     && let Some(first) = self.done.get(&cmd.run)
                 {
                     eprintln!("docs: {file}:{} {} (same as {first})", cmd.line, cmd.shown);
