@@ -1,12 +1,13 @@
 //! Runs every shell command the README and the book show, as a student would.
 //!
-//! Every fenced `sh`, `bash` or `console` block of the files in [`FILES`] is
+//! Every fenced `sh`, `bash` or `console` block of the README and of every
+//! chapter under `docs/src` ([`files`]) is
 //! split into commands (continuation lines and multi-line quotes joined; in
 //! `console` blocks only `$ ` lines), and each command runs with
 //! `bash -o pipefail -c` from the kit root, with a time-out, and must exit 0.
 //! A command ending in `&` runs in the background until its block ends.
-//! Identical commands run once, unless they name a local address (they ask
-//! a running server, whose answers change). Files the commands write at the kit root
+//! Identical commands (as shown) run once, unless they name a local address
+//! (they ask a running server, whose answers change). Files the commands write at the kit root
 //! (`cg.out`, `cpu.svg`, ...) are removed afterwards; hint state goes to a
 //! scratch folder.
 //!
@@ -44,14 +45,33 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
 
-/// The files whose shell blocks are run, in this order, relative to the kit root.
-pub const FILES: &[&str] = &[
-    "README.md",
-    "docs/src/labs/profiling.md",
-    "docs/src/labs/database.md",
-    "docs/src/exercises.md",
-    "docs/src/rubric.md",
-];
+/// The files whose shell blocks are run, in order, relative to the kit root:
+/// the README, then every chapter of the book (labs in the order of [`LABS_FIRST`]).
+pub fn files(root: &Path) -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                out.push(path);
+            }
+        }
+    }
+    let mut chapters = Vec::new();
+    walk(&root.join("docs/src"), &mut chapters);
+    let mut names: Vec<String> =
+        chapters.iter().filter_map(|p| p.strip_prefix(root).ok()).map(|p| p.to_string_lossy().into_owned()).collect();
+    let rank = |name: &str| LABS_FIRST.iter().position(|f| *f == name).unwrap_or(LABS_FIRST.len());
+    names.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    let mut out = vec!["README.md".to_string()];
+    out.extend(names);
+    out
+}
+
+/// Chapters run first, in this order: a student's path through the kit.
+const LABS_FIRST: &[&str] = &["docs/src/labs/profiling.md", "docs/src/labs/database.md"];
 
 /// Programs the guides use, and the Debian package that has each.
 const TOOLS: &[(&str, &str)] =
@@ -307,12 +327,12 @@ pub fn blocks(file: &str, source: &str) -> anyhow::Result<Vec<Block>> {
     Ok(out)
 }
 
-/// Every shell block of every file in [`FILES`].
+/// Every shell block of every file [`files`] names.
 pub fn all_blocks(root: &Path) -> anyhow::Result<Vec<Block>> {
     let mut out = Vec::new();
-    for file in FILES {
-        let source = std::fs::read_to_string(root.join(file)).with_context(|| format!("reading {file}"))?;
-        out.extend(blocks(file, &source)?);
+    for file in files(root) {
+        let source = std::fs::read_to_string(root.join(&file)).with_context(|| format!("reading {file}"))?;
+        out.extend(blocks(&file, &source)?);
     }
     Ok(out)
 }
@@ -491,19 +511,25 @@ impl Runner {
                 // A command that asks a local server may answer differently each time; others run once.
                 if !cmd.run.contains("localhost")
                     && !cmd.run.contains("127.0.0.1")
-                    && let Some(first) = self.done.get(&cmd.run)
+                    && let Some(first) = self.done.get(&key(cmd))
                 {
                     eprintln!("docs: {file}:{} {} (same as {first})", cmd.line, cmd.shown);
                     continue;
                 }
                 self.run(cmd, file, limit, block.marker.fails.is_some())?;
-                self.done.entry(cmd.run.clone()).or_insert_with(|| format!("{file}:{}", cmd.line));
+                self.done.entry(key(cmd)).or_insert_with(|| format!("{file}:{}", cmd.line));
             }
             drop(background);
         }
         drop(servers);
         Ok(())
     }
+}
+
+/// What makes two commands the same: the command as shown, comment and spacing aside
+/// (a block may run it in a shorter form; the others then count as run).
+fn key(cmd: &Cmd) -> String {
+    strip_comment(&cmd.shown).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn answers(addr: &SocketAddr) -> bool {
@@ -577,12 +603,15 @@ pub fn run(only: &[String]) -> anyhow::Result<()> {
     };
     let started = Instant::now();
     let mut result = Ok(());
-    for file in FILES {
+    for file in files(&root) {
         if !only.is_empty() && !only.iter().any(|o| file.contains(o.as_str())) {
             continue;
         }
-        let of_file: Vec<Block> = blocks.iter().filter(|b| b.file == *file).cloned().collect();
-        result = runner.file(file, &of_file);
+        let of_file: Vec<Block> = blocks.iter().filter(|b| b.file == file).cloned().collect();
+        if of_file.is_empty() {
+            continue;
+        }
+        result = runner.file(&file, &of_file);
         if result.is_err() {
             break;
         }
