@@ -690,6 +690,80 @@ mod tests {
         assert!(blocks("x.md", "<!-- test: skip because -->\nSome text.\n").is_err());
     }
 
+    fn run_doc(md: &str) -> anyhow::Result<()> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut runner = Runner {
+            root: dir.path().into(),
+            logs: dir.path().into(),
+            hints: tempfile::tempdir().expect("tempdir"),
+            done: HashMap::new(),
+            count: 0,
+        };
+        runner.file("g.md", &blocks("g.md", md)?)
+    }
+
+    #[test]
+    fn a_failing_command_is_named_by_file_line_and_text() {
+        let err = run_doc(
+            "```sh
+true
+false   # no
+```
+",
+        )
+        .expect_err("false fails");
+        assert!(err.to_string().starts_with("g.md:3: `false # no`: exited with"), "{err}");
+        assert!(
+            run_doc(
+                "```sh
+yes | head -1
+```
+"
+            )
+            .is_ok(),
+            "a SIGPIPE'd stage is no failure"
+        );
+    }
+
+    #[test]
+    fn a_hanging_command_is_killed_at_its_time_out() {
+        let started = Instant::now();
+        let err = run_doc(
+            "<!-- test: timeout 1 -->
+```sh
+sleep 30
+```
+",
+        )
+        .expect_err("times out");
+        assert!(err.to_string().contains("timed out after 1 s"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn an_expected_failure_must_fail() {
+        assert!(
+            run_doc(
+                "<!-- test: fails on purpose -->
+```sh
+false
+```
+"
+            )
+            .is_ok()
+        );
+        assert!(
+            run_doc(
+                "<!-- test: fails on purpose -->
+```sh
+true
+```
+"
+            )
+            .is_err()
+        );
+    }
+
     /// The README and the book parse, and every block either runs or says why not.
     #[test]
     fn every_shell_block_of_the_docs_runs_or_says_why_not() {
