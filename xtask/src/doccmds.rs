@@ -1,15 +1,16 @@
 //! Runs every shell command the README and the book show, as a student would.
 //!
 //! Every fenced `sh`, `bash` or `console` block of the README and of every
-//! chapter under `docs/src` ([`files`]) is
-//! split into commands (continuation lines and multi-line quotes joined; in
-//! `console` blocks only `$ ` lines), and each command runs with
-//! `bash -o pipefail -c` from the kit root, with a time-out, and must exit 0.
-//! A command ending in `&` runs in the background until its block ends.
-//! Identical commands (as shown) run once, unless they name a local address
-//! (they ask a running server, whose answers change). Files the commands write at the kit root
-//! (`cg.out`, `cpu.svg`, ...) are removed afterwards; hint state goes to a
-//! scratch folder.
+//! chapter under `docs/src` ([`files`]) is split into commands (continuation
+//! lines and multi-line quotes joined; in `console` blocks only `$ ` lines).
+//! Each command runs with `bash -o pipefail -c` from the kit root, with a
+//! time-out, and must exit 0 (141, a pipeline stage stopped by `| head`, is
+//! fine). A command ending in `&` runs in the background until its block
+//! ends. Identical commands (as shown) run once, unless they name a local
+//! address (they ask a running server, whose answers change). Files the
+//! commands write at the kit root (`cg.out`, `cpu.svg`, ...) are removed
+//! afterwards; hint state goes to a scratch folder. `curl`, `jq`, `psql` and
+//! `valgrind` are found, or installed as root on Debian.
 //!
 //! A block is run in another form, or not at all, by an HTML comment on the
 //! line before its fence (invisible in the book, visible in the source):
@@ -21,8 +22,8 @@
 //!                                                TCP; the processes serve the next blocks
 //!                                                until another server block or the file ends
 //! <!-- test: replace "from" "to" [why] -->      run with this text substituted (repeatable)
-//! <!-- test: fails <reason> -->                 every command must exit non-zero (e.g. a
-//!                                                check the starter is meant to fail)
+//! <!-- test: fails <reason> -->                 every command must exit non-zero, after
+//!                                                building (a check the starter must fail)
 //! <!-- test: timeout 600 -->                    seconds per command (default 300)
 //! ```
 //!
