@@ -32,6 +32,15 @@ pub fn endpoints(c: &mut Criterion, implementations: &[(&str, AppFn)]) {
         ("customers", Req::get("/reports/customers?from=2026-03-01&to=2026-04-30&region=north")),
         ("daily", Req::get("/reports/daily?from=2026-03-01&to=2026-04-30")),
         ("product", Req::get(format!("/products/{sku}"))),
+        // Signing costs the same in every implementation: this bench shows the
+        // cost, not the waiting it causes, which only concurrent requests see.
+        (
+            "receipt",
+            Req::post(
+                "/sales",
+                serde_json::json!({ "lines": [format!("2026-06-01T08:00:00Z;{sku};west;C000001;2;0")], "receipt": true }),
+            ),
+        ),
     ];
     for (endpoint, req) in &requests {
         let mut group = c.benchmark_group(*endpoint);
