@@ -222,7 +222,7 @@ async fn load_test(kit: &Kit, lab: &str, target: &str, url: Option<&str>, args: 
         return Err(Usage("--requests must be 1 to 100000".into()).into());
     }
     let rubric = kit.rubric(&lab)?;
-    let size = rubric.workload_str("size")?;
+    let size = rubric.workload::<labs::profiling::Settings>()?.size;
     let seed = seed.unwrap_or_else(crate::environment::fresh_seed);
     let data = measure::data_args(seed, &size);
     let progress = Progress::new(quiet);

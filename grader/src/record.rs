@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::rubric::MethodKind;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
     pub labs: Vec<LabRecord>,
@@ -78,6 +80,8 @@ pub struct CategoryScore {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Measurement {
     pub id: String,
+    /// How it was taken; the rubric names the method each check expects.
+    pub kind: MethodKind,
     pub unit: String,
     /// How the numbers were produced, e.g. `callgrind instructions (exact)`.
     pub method: String,
@@ -93,7 +97,9 @@ pub struct Measurement {
 
 impl Measurement {
     /// A measurement whose ratio comes with an interval over `samples` paired rounds.
+    #[allow(clippy::too_many_arguments)] // One argument per field of the record, named at every call.
     pub fn new(
+        kind: MethodKind,
         id: &str,
         unit: &str,
         method: String,
@@ -104,6 +110,7 @@ impl Measurement {
     ) -> Measurement {
         Measurement {
             id: id.into(),
+            kind,
             unit: unit.into(),
             method,
             baseline,
@@ -116,9 +123,9 @@ impl Measurement {
     }
 
     /// Exact counts: one sample, and a ratio with no spread (the target floored at 1).
-    pub fn counted(id: &str, unit: &str, method: String, baseline: f64, target: f64) -> Measurement {
+    pub fn counted(kind: MethodKind, id: &str, unit: &str, method: String, baseline: f64, target: f64) -> Measurement {
         let ratio = crate::stats::Interval::exact(baseline / target.max(1.0));
-        Measurement::new(id, unit, method, baseline, target, ratio, 1)
+        Measurement::new(kind, id, unit, method, baseline, target, ratio, 1)
     }
 }
 

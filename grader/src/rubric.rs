@@ -67,6 +67,12 @@ pub struct CheckSpec {
     pub measurement: Option<String>,
     #[serde(default)]
     pub curve: Option<Curve>,
+    /// How the measurement is taken; the grader refuses one taken another way.
+    #[serde(default)]
+    pub method: Option<MethodKind>,
+    /// The method used where `method` cannot run here (e.g. no valgrind).
+    #[serde(default)]
+    pub fallback: Option<MethodKind>,
     /// Reported beside the score out of 100, never added to it.
     #[serde(default)]
     pub bonus: bool,
@@ -83,6 +89,37 @@ pub enum CheckKind {
     Measured,
     /// All or nothing; failing it zeroes every measured check.
     Gate,
+}
+
+/// How a measurement is taken, as the rubric names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodKind {
+    /// A count read outside the service (a wire proxy, the server's own statistics).
+    Count,
+    /// Instructions per request counted by callgrind.
+    Callgrind,
+    /// Allocations or live heap counted by dhat.
+    Dhat,
+    /// Wall-clock times from rounds that alternate baseline and target.
+    PairedRounds,
+    /// The 99th percentile latency under concurrent load.
+    LoadP99,
+    /// A lab's own check (an EXPLAIN plan, a pool under a locked table, ...).
+    LabSpecific,
+}
+
+impl std::fmt::Display for MethodKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MethodKind::Count => "count",
+            MethodKind::Callgrind => "callgrind",
+            MethodKind::Dhat => "dhat",
+            MethodKind::PairedRounds => "paired_rounds",
+            MethodKind::LoadP99 => "load_p99",
+            MethodKind::LabSpecific => "lab_specific",
+        })
+    }
 }
 
 /// How a measured value becomes a fraction of a check's points.
@@ -152,8 +189,10 @@ impl Rubric {
                 }
                 _ => {}
             }
-            if check.kind == CheckKind::Measured && (check.measurement.is_none() || check.curve.is_none()) {
-                anyhow::bail!("check {} needs a measurement and a curve", check.id);
+            if check.kind == CheckKind::Measured
+                && (check.measurement.is_none() || check.curve.is_none() || check.method.is_none())
+            {
+                anyhow::bail!("check {} needs a measurement, a method and a curve", check.id);
             }
             if let Some(Curve::Log { full_at }) = check.curve
                 && full_at <= 1.0
@@ -193,24 +232,6 @@ impl Rubric {
     pub fn workload<T: serde::de::DeserializeOwned>(&self) -> anyhow::Result<T> {
         let table: toml::Table = self.workload.clone().into_iter().collect();
         table.try_into().with_context(|| format!("rubric of {}: [workload]", self.lab))
-    }
-
-    /// A workload setting as a whole number.
-    pub fn workload_usize(&self, key: &str) -> anyhow::Result<usize> {
-        self.workload
-            .get(key)
-            .and_then(toml::Value::as_integer)
-            .and_then(|n| usize::try_from(n).ok())
-            .with_context(|| format!("rubric of {}: [workload] {key} must be a whole number", self.lab))
-    }
-
-    /// A workload setting as text.
-    pub fn workload_str(&self, key: &str) -> anyhow::Result<String> {
-        self.workload
-            .get(key)
-            .and_then(toml::Value::as_str)
-            .map(str::to_owned)
-            .with_context(|| format!("rubric of {}: [workload] {key} must be text", self.lab))
     }
 }
 
@@ -305,6 +326,7 @@ mod tests {
             category = "docs"
             points = 50
             measurement = "m"
+            method = "count"
             curve = {{ kind = "at_most", limit = 1.0 }}
             "#
         );
@@ -328,6 +350,7 @@ mod tests {
             bonus = true
             points = 10
             measurement = "m"
+            method = "count"
             curve = {{ kind = "log", full_at = 2.0 }}
             "#
         );

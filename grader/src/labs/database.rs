@@ -17,7 +17,7 @@ use crate::build::Binaries;
 use crate::measure::{RUN_LIMIT, compare_answers, read_answers};
 use crate::process::RunError;
 use crate::record::Measurement;
-use crate::rubric::Rubric;
+use crate::rubric::{MethodKind, Rubric};
 use crate::stats::{median, median_interval};
 
 /// The rubric's `[workload]` table; a key the lab does not read is refused.
@@ -151,6 +151,7 @@ impl Method for Database {
         let failures =
             |passed: bool, opened: f64| f64::from(u8::from(!passed)) + f64::from(u8::from(opened > max_connections));
         measurements.push(Measurement::counted(
+            MethodKind::LabSpecific,
             "pool_failures",
             "failures",
             format!(
@@ -284,6 +285,7 @@ async fn counts(
             other => format!("queries_per_{other}_request"),
         };
         out.push(Measurement::counted(
+            MethodKind::Count,
             &id,
             "queries/request",
             method(&format!("{workload} workload")),
@@ -292,6 +294,7 @@ async fn counts(
         ));
         if *workload == "report" {
             out.push(Measurement::counted(
+                MethodKind::Count,
                 "bytes_per_report",
                 "bytes/request",
                 method("bytes PostgreSQL sent for the report workload"),
@@ -301,6 +304,7 @@ async fn counts(
         }
         if *workload == "write" {
             out.push(Measurement::counted(
+                MethodKind::Count,
                 "write_units_per_review",
                 "commits/review",
                 method("separate commits that wrote, per review"),
@@ -310,6 +314,7 @@ async fn counts(
         }
     }
     out.push(Measurement::counted(
+        MethodKind::Count,
         "connections_opened",
         "connections",
         method("server connections opened over every counted run"),
@@ -330,6 +335,7 @@ async fn plans(ctx: &Context<'_>, base: &Side, cand: &Side, seed: &str, size: &s
     let t = explain(cand).await.map_err(tgt)?;
     let misses = |v: &ExplainReport| f64::from(u8::from(!v.filter.passed));
     Ok(Measurement::counted(
+        MethodKind::LabSpecific,
         "filter_plan_misses",
         "misses",
         format!(
@@ -360,6 +366,7 @@ async fn rows_read(
     let t = run_verb(&cand.driver, &args(cand), RUN_LIMIT).await.map_err(tgt)?;
     let rows = |v: &RowsReadReport| v.orders_rows_read_per_request;
     Ok(Measurement::counted(
+        MethodKind::Count,
         "orders_rows_per_deep_page",
         "rows/request",
         "pg_stat_user_tables: rows of orders read per page 50,000 deep (exact)".into(),
@@ -416,6 +423,7 @@ async fn latency(
         }
         let interval = median_interval(&ratios);
         out.push(Measurement::new(
+            MethodKind::PairedRounds,
             id,
             "ms/request",
             format!(

@@ -27,7 +27,7 @@ pub struct Context<'a> {
 pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRecord {
     let started = Instant::now();
     let mut record = match rubric.lab.as_str() {
-        "profiling" => profiling::grade(ctx, rubric, target).await,
+        "profiling" => pipeline::grade::<profiling::Profiling>(ctx, rubric, target).await,
         "database" => pipeline::grade::<database::Database>(ctx, rubric, target).await,
         other => not_graded(rubric, target, format!("the grader has no method for lab {other} yet")),
     };
@@ -89,6 +89,14 @@ pub fn score(rubric: &Rubric, target: &Target, findings: Findings) -> LabRecord 
                 let curve = spec.curve.expect("validated: measured checks have a curve");
                 match findings.measurements.iter().find(|m| m.id == id) {
                     None => fail(spec, format!("{id} was not measured")),
+                    Some(m) if Some(m.kind) != spec.method && Some(m.kind) != spec.fallback => fail(
+                        spec,
+                        format!(
+                            "the kit measured {id} by {}, but the rubric names {}",
+                            m.kind,
+                            spec.method.map_or("no method".to_string(), |k| k.to_string())
+                        ),
+                    ),
                     Some(m) => {
                         let fraction = curve.fraction(m.ratio_low, m.target);
                         let evidence = format!(
@@ -217,6 +225,7 @@ pub fn short(value: f64) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::rubric::MethodKind;
     use crate::stats::Interval;
 
     pub(crate) fn rubric() -> Rubric {
@@ -239,12 +248,15 @@ pub(crate) mod tests {
             id = "cpu"
             title = "CPU work per request"
             measurement = "cpu_per_request"
+            method = "callgrind"
+            fallback = "paired_rounds"
             points = 60
             curve = { kind = "log", full_at = 16.0 }
             [[check]]
             id = "leak"
             title = "Heap kept per request"
             measurement = "retained"
+            method = "dhat"
             points = 30
             curve = { kind = "at_most", limit = 64.0 }
             [[check]]
@@ -252,6 +264,7 @@ pub(crate) mod tests {
             title = "Hit ratio on a skewed mix"
             bonus = true
             measurement = "hit_ratio_gain"
+            method = "count"
             points = 10
             curve = { kind = "log", full_at = 2.0 }
             "#,
@@ -262,6 +275,7 @@ pub(crate) mod tests {
     pub(crate) fn findings(cpu_ratio: f64, retained: f64, bonus_ratio: Option<f64>) -> Findings {
         let mut measurements = vec![
             Measurement::new(
+                MethodKind::Callgrind,
                 "cpu_per_request",
                 "instructions/request",
                 "callgrind (exact)".into(),
@@ -270,10 +284,18 @@ pub(crate) mod tests {
                 Interval::exact(cpu_ratio),
                 1,
             ),
-            Measurement::counted("retained", "bytes/request", "dhat (exact)".into(), 4096.0, retained),
+            Measurement::counted(
+                MethodKind::Dhat,
+                "retained",
+                "bytes/request",
+                "dhat (exact)".into(),
+                4096.0,
+                retained,
+            ),
         ];
         if let Some(ratio) = bonus_ratio {
             measurements.push(Measurement::new(
+                MethodKind::Count,
                 "hit_ratio_gain",
                 "x",
                 "skewed mix".into(),
@@ -297,7 +319,7 @@ pub(crate) mod tests {
             let rubric = kit.rubric(&lab).expect("rubric loads");
             let read = match lab.as_str() {
                 "database" => database::read_settings(&rubric),
-                "profiling" => Ok(()),
+                "profiling" => profiling::read_settings(&rubric),
                 other => panic!("lab {other} has no settings reader: add one beside its grading module"),
             };
             if let Err(err) = read {
@@ -328,6 +350,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_measurement_taken_another_way_than_the_rubric_names_earns_nothing() {
+        let mut found = findings(16.0, 0.0, None);
+        found.measurements[1].kind = MethodKind::PairedRounds;
+        let record = score(&rubric(), &Target::Solution, found);
+        assert_eq!(points(&record, "leak"), 0.0);
+        assert_eq!(
+            record.check("leak").unwrap().evidence,
+            "the kit measured retained by paired_rounds, but the rubric names dhat"
+        );
+        let mut fallback = findings(16.0, 0.0, None);
+        fallback.measurements[0].kind = MethodKind::PairedRounds;
+        assert_eq!(points(&score(&rubric(), &Target::Solution, fallback), "cpu"), 60.0, "the named fallback counts");
+    }
+
+    #[test]
     fn curve_edges_give_none_at_one_and_all_at_full() {
         let at_one = score(&rubric(), &Target::Solution, findings(1.0, 64.0, None));
         assert_eq!((points(&at_one, "cpu"), points(&at_one, "leak")), (0.0, 30.0));
@@ -355,11 +392,12 @@ pub(crate) mod tests {
         for (id, weight) in [("functionality", 40), ("quality", 25), ("monitoring", 20), ("documentation", 15)] {
             text.push_str(&format!("[[category]]\nid = \"{id}\"\ntitle = \"{id}\"\nweight = {weight}\n"));
             text.push_str(&format!(
-                "[[check]]\nid = \"{id}_check\"\ntitle = \"{id}\"\ncategory = \"{id}\"\npoints = {weight}\nmeasurement = \"{id}\"\ncurve = {{ kind = \"at_most\", limit = 0.0 }}\n"
+                "[[check]]\nid = \"{id}_check\"\ntitle = \"{id}\"\ncategory = \"{id}\"\npoints = {weight}\nmeasurement = \"{id}\"\nmethod = \"lab_specific\"\ncurve = {{ kind = \"at_most\", limit = 0.0 }}\n"
             ));
         }
         let rubric: Rubric = toml::from_str(&text).expect("parses");
-        let failures = |id: &str, n: f64| Measurement::counted(id, "failures", "checked".into(), 1.0, n);
+        let failures =
+            |id: &str, n: f64| Measurement::counted(MethodKind::LabSpecific, id, "failures", "checked".into(), 1.0, n);
         let found = Findings {
             gate: None,
             measurements: vec![

@@ -8,83 +8,96 @@ use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
-use super::{Context, Findings, score, unscored};
-use crate::build::{self, Target};
+use super::Context;
+use super::pipeline::{Method, Sides, Stop, Tools, kit, paired_rounds, tgt};
+use crate::build;
 use crate::measure::load::WireReq;
 use crate::measure::{self, data_args};
 use crate::process::{self, RunError};
-use crate::record::{LabRecord, Measurement, Status};
-use crate::rubric::Rubric;
+use crate::record::Measurement;
+use crate::rubric::{MethodKind, Rubric};
 use crate::stats::{Interval, median_interval, pairwise_ratios};
 
-/// Why grading stopped early.
-enum Stop {
-    Baseline(String),
-    Target(RunError),
+/// The rubric's `[workload]` table; a key the lab does not read is refused.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub size: String,
+    cpu_requests: usize,
+    gate_cpu_requests: usize,
+    gate_leak_requests: usize,
+    gate_load_requests: usize,
+    heap_requests: usize,
+    leak_warmup: usize,
+    leak_requests: usize,
+    blocking_rounds: usize,
+    blocking_probes: usize,
+    blocking_signers: usize,
+    wall_rounds: usize,
 }
 
-impl Stop {
-    fn of(is_baseline: bool, err: RunError) -> Stop {
-        if is_baseline { Stop::Baseline(err.to_string()) } else { Stop::Target(err) }
+/// Reads the rubric's `[workload]` table as this lab does.
+pub fn read_settings(rubric: &Rubric) -> anyhow::Result<()> {
+    rubric.workload::<Settings>().map(drop)
+}
+
+/// Lab 23's part of the pipeline. The data is generated in memory by each
+/// driver from the seed, so there is nothing to prepare but its arguments.
+pub struct Profiling;
+
+impl Method for Profiling {
+    type Settings = Settings;
+    /// The driver arguments that pick the dataset.
+    type Prepared = Vec<String>;
+
+    async fn prepare(ctx: &Context<'_>, w: &Settings, _: &Sides) -> Result<Vec<String>, Stop> {
+        Ok(data_args(ctx.seed, &w.size))
     }
-}
 
-pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRecord {
-    let baseline = match super::build_baseline(ctx, rubric, target).await {
-        Ok(binaries) => binaries,
-        Err(record) => return record,
-    };
-    let candidate = match super::build_target(ctx, rubric, target, &baseline).await {
-        Ok(binaries) => binaries,
-        Err(record) => return record,
-    };
-    match measure_all(ctx, rubric, &baseline, &candidate).await {
-        Ok(findings) => score(rubric, target, findings),
-        Err(Stop::Target(err)) => unscored(rubric, target, Status::Failed, format!("the target {err}")),
-        Err(Stop::Baseline(err)) => unscored(rubric, target, Status::Failed, format!("the kit's baseline {err}")),
-    }
-}
-
-async fn measure_all(
-    ctx: &Context<'_>,
-    rubric: &Rubric,
-    baseline: &build::Binaries,
-    target: &build::Binaries,
-) -> Result<Findings, Stop> {
-    let setting = |key: &str| rubric.workload_usize(key).map_err(|err| Stop::Baseline(format!("{err:#}")));
-    let size = rubric.workload_str("size").map_err(|err| Stop::Baseline(format!("{err:#}")))?;
-    let data = data_args(ctx.seed, &size);
-    let mut findings = Findings::default();
-
-    ctx.progress.phase(format!("comparing answers on seed {}", ctx.seed));
-    let mut compared = 0;
-    let gated = [("cpu", "gate_cpu_requests"), ("leak", "gate_leak_requests"), ("load", "gate_load_requests")];
-    for (workload, key) in gated {
-        let (count, difference) = measure::gate(&baseline.main, &target.main, &data, workload, setting(key)?)
-            .await
-            .map_err(|(is_baseline, err)| Stop::of(is_baseline, err))?;
-        compared += count;
-        if let Some(difference) = difference {
-            findings.gate = Some(Err(difference.to_string()));
-            return Ok(findings);
+    async fn gate(
+        ctx: &Context<'_>,
+        w: &Settings,
+        sides: &Sides,
+        data: &Vec<String>,
+    ) -> Result<Result<String, String>, Stop> {
+        ctx.progress.phase(format!("comparing answers on seed {}", ctx.seed));
+        let mut compared = 0;
+        for (workload, requests) in
+            [("cpu", w.gate_cpu_requests), ("leak", w.gate_leak_requests), ("load", w.gate_load_requests)]
+        {
+            let (count, difference) = measure::gate(&sides.baseline.main, &sides.target.main, data, workload, requests)
+                .await
+                .map_err(|(is_baseline, err)| Stop::of(is_baseline, err))?;
+            compared += count;
+            if let Some(difference) = difference {
+                return Ok(Err(difference.to_string()));
+            }
         }
+        Ok(Ok(format!("{compared} answers equal the baseline's on seed {}", ctx.seed)))
     }
-    findings.gate = Some(Ok(format!("{compared} answers equal the baseline's on seed {}", ctx.seed)));
 
-    findings.measurements.push(cpu(ctx, rubric, baseline, target, &data).await?);
-    findings.measurements.extend(heap(ctx, rubric, baseline, target, &data).await?);
-    findings.measurements.push(blocking(ctx, rubric, baseline, target, &data).await?);
-    Ok(findings)
+    async fn measure(
+        ctx: &Context<'_>,
+        w: &Settings,
+        sides: &Sides,
+        _: &Tools,
+        data: &Vec<String>,
+    ) -> Result<Vec<Measurement>, Stop> {
+        let mut measurements = vec![cpu(ctx, w, &sides.baseline, &sides.target, data).await?];
+        measurements.extend(heap(ctx, w, &sides.baseline, &sides.target, data).await?);
+        measurements.push(blocking(ctx, w, &sides.baseline, &sides.target, data).await?);
+        Ok(measurements)
+    }
 }
 
 async fn cpu(
     ctx: &Context<'_>,
-    rubric: &Rubric,
+    w: &Settings,
     baseline: &build::Binaries,
     target: &build::Binaries,
     data: &[String],
 ) -> Result<Measurement, Stop> {
-    let requests = rubric.workload_usize("cpu_requests").map_err(|e| Stop::Baseline(format!("{e:#}")))?;
+    let requests = w.cpu_requests;
     if ctx.valgrind.is_some() {
         ctx.progress.phase(format!("counting instructions with callgrind ({requests} requests)"));
         let (base, tgt) = tokio::join!(
@@ -95,6 +108,7 @@ async fn cpu(
         let tgt = tgt.map_err(|e| Stop::of(false, e))?;
         let ratio = base / tgt.max(1.0);
         return Ok(Measurement::new(
+            MethodKind::Callgrind,
             "cpu_instructions_per_request",
             "instructions/request",
             "callgrind instruction count (exact)".into(),
@@ -104,13 +118,14 @@ async fn cpu(
             1,
         ));
     }
-    let rounds = rubric.workload_usize("wall_rounds").map_err(|e| Stop::Baseline(format!("{e:#}")))?;
+    let rounds = w.wall_rounds;
     ctx.progress.phase(format!("timing {rounds} interleaved rounds (valgrind not found)"));
     let (base, tgt) = measure::wall_rounds(&baseline.main, &target.main, data, requests, rounds)
         .await
         .map_err(|(is_baseline, err)| Stop::of(is_baseline, err))?;
     let ratio = median_interval(&pairwise_ratios(&base, &tgt));
     Ok(Measurement::new(
+        MethodKind::PairedRounds,
         "cpu_instructions_per_request",
         "ns/request",
         format!("wall clock, {rounds} interleaved rounds (valgrind not found)"),
@@ -123,15 +138,14 @@ async fn cpu(
 
 async fn heap(
     ctx: &Context<'_>,
-    rubric: &Rubric,
+    w: &Settings,
     baseline: &build::Binaries,
     target: &build::Binaries,
     data: &[String],
 ) -> Result<Vec<Measurement>, Stop> {
-    let get = |key: &str| rubric.workload_usize(key).map_err(|e| Stop::Baseline(format!("{e:#}")));
-    let (requests, warmup, leak) = (get("heap_requests")?, get("leak_warmup")?, get("leak_requests")?);
+    let (requests, warmup, leak) = (w.heap_requests, w.leak_warmup, w.leak_requests);
     ctx.progress.phase("counting allocations with dhat");
-    let missing = || Stop::Baseline("lab has no -heap driver".into());
+    let missing = || Stop::Kit("lab has no -heap driver".into());
     let base_heap = baseline.heap.as_ref().ok_or_else(missing)?;
     let target_heap = target.heap.as_ref().ok_or_else(missing)?;
     let (base, tgt) = tokio::join!(
@@ -145,6 +159,7 @@ async fn heap(
     let retained = base.retained_bytes_per_request.max(0.0) / tgt.retained_bytes_per_request.max(1.0);
     Ok(vec![
         Measurement::new(
+            MethodKind::Dhat,
             "allocations_per_request",
             "allocations/request",
             format!("dhat heap counts over {requests} requests (exact)"),
@@ -154,6 +169,7 @@ async fn heap(
             1,
         ),
         Measurement::new(
+            MethodKind::Dhat,
             "retained_bytes_per_request",
             "bytes/request",
             format!("dhat live heap growth over {leak} requests after {warmup} (exact)"),
@@ -188,16 +204,15 @@ pub async fn start(binary: &std::path::Path, data: &[String]) -> Result<process:
 /// alternate in rounds; each round gives the median lookup of each side.
 async fn blocking(
     ctx: &Context<'_>,
-    rubric: &Rubric,
+    w: &Settings,
     baseline: &build::Binaries,
     target: &build::Binaries,
     data: &[String],
 ) -> Result<Measurement, Stop> {
-    let get = |key: &str| rubric.workload_usize(key).map_err(|e| Stop::Baseline(format!("{e:#}")));
-    let (rounds, probes) = (get("blocking_rounds")?, get("blocking_probes")?);
+    let (rounds, probes) = (w.blocking_rounds, w.blocking_probes);
     // The driver's runtime has one worker per core: at least as many signers keep them all busy.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let signers = get("blocking_signers")?.max(cores);
+    let signers = w.blocking_signers.max(cores);
     ctx.progress.phase(format!("starting both services to time lookups while {signers} clients sign batches"));
     let list = load_requests(&baseline.main, data, 200).await.map_err(|e| Stop::of(true, e))?;
     let (batches, lookups): (Vec<WireReq>, Vec<WireReq>) = list
@@ -205,7 +220,7 @@ async fn blocking(
         .filter(|req| req.uri.starts_with("/products/") || req.uri == "/sales")
         .partition(|req| req.method == "POST");
     if batches.is_empty() || lookups.is_empty() {
-        return Err(Stop::Baseline("the load mix has no receipted batches or no product lookups".into()));
+        return Err(Stop::Kit("the load mix has no receipted batches or no product lookups".into()));
     }
     let (batches, lookups) = (Arc::new(batches), Arc::new(lookups));
     let base_server = start(&baseline.main, data).await.map_err(|e| Stop::of(true, e))?;
@@ -215,24 +230,23 @@ async fn blocking(
         let (client, batches, lookups) = (client.clone(), batches.clone(), lookups.clone());
         async move { lookups_while_signing(&client, &url, batches, &lookups, signers, probes).await }
     };
+    let base_side =
+        || async { side(base_server.url.clone()).await.map_err(|e| kit(format!("under signing load: {e}"))) };
+    let target_side =
+        || async { side(target_server.url.clone()).await.map_err(|e| tgt(format!("under signing load: {e}"))) };
     // Warm both: connections, lazy statics, the first signatures.
-    side(base_server.url.clone()).await.map_err(|e| Stop::Baseline(format!("under signing load: {e}")))?;
-    side(target_server.url.clone())
-        .await
-        .map_err(|e| Stop::Target(RunError::Failed(format!("under signing load: {e}"))))?;
-    let (mut base, mut tgt) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
-    for round in 0..rounds {
-        ctx.progress.phase(format!("blocking round {}/{rounds}: {probes} lookups beside {signers} signers", round + 1));
-        let base_first = round % 2 == 0;
-        for is_baseline in [base_first, !base_first] {
-            let url = if is_baseline { &base_server.url } else { &target_server.url };
-            let median = side(url.clone()).await.map_err(|e| match is_baseline {
-                true => Stop::Baseline(format!("under signing load: {e}")),
-                false => Stop::Target(RunError::Failed(format!("under signing load: {e}"))),
-            })?;
-            if is_baseline { base.push(median) } else { tgt.push(median) }
-        }
-    }
+    base_side().await?;
+    target_side().await?;
+    let pairs = paired_rounds(
+        rounds,
+        |round| {
+            ctx.progress.phase(format!("blocking round {round}/{rounds}: {probes} lookups beside {signers} signers"))
+        },
+        base_side,
+        target_side,
+    )
+    .await?;
+    let (base, tgt): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
     // Scored as a share: how long a target's lookup waits, at most, for each
     // millisecond a baseline's waits (the conservative end of the interval).
     // A lookup either waits for the signing or it does not, so the rubric
@@ -240,6 +254,7 @@ async fn blocking(
     let ratio = median_interval(&pairwise_ratios(&base, &tgt));
     let (base_ms, target_ms) = (crate::stats::median(&base), crate::stats::median(&tgt));
     Ok(Measurement::new(
+        MethodKind::PairedRounds,
         "lookup_wait_share_while_signing",
         "x the baseline's wait",
         format!(
