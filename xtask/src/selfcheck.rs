@@ -1,6 +1,7 @@
 //! The grader's self-check: every starter fails its rubric, every solution
 //! earns full marks, a solution with one wrong answer earns no speed
-//! points, and a fault's fix earns its own check's points and no other's.
+//! points, a fault's fix earns its own check's points and no other's, and
+//! each hostile fixture scores no more than a starter.
 //! Runs the release grader exactly as an instructor would.
 
 use std::path::{Path, PathBuf};
@@ -73,7 +74,27 @@ pub fn run() -> anyhow::Result<()> {
         for (fault, check) in FAULTS.iter().filter(|(fault, _)| fault.starts_with(&format!("{lab}/"))) {
             fault_is_separable(&grader, &lab, fault, check, &starter, &solution)?;
         }
+        for name in HOSTILE.iter().filter_map(|fixture| fixture.strip_prefix(&format!("{lab}/"))) {
+            hostile_scores_at_most_a_starter(&grader, &lab, name)?;
+        }
     }
+    Ok(())
+}
+
+/// Submissions that try to earn points they should not, under
+/// `labs/<lab>/fixtures/hostile/<name>.patch` (applied to the solution).
+const HOSTILE: &[&str] = &["database/stale-cache"];
+
+/// A hostile fixture scores no more than an untouched starter may.
+fn hostile_scores_at_most_a_starter(grader: &Path, lab: &str, name: &str) -> anyhow::Result<()> {
+    let patch = root().join("labs").join(lab).join("fixtures/hostile").join(format!("{name}.patch"));
+    let folder = patched(&format!("solutions/{lab}/src"), &patch, &format!("{lab}/{name}"), "hostile")?;
+    let record = grade(grader, lab, path_str(&folder)?, None)?;
+    let score = record["score"].as_f64().unwrap_or(f64::NAN);
+    ensure!(score <= STARTER_MAX, "{lab}/{name}: the hostile fixture scores {score}, above {STARTER_MAX}");
+    let gate = record["checks"].as_array().and_then(|checks| checks.iter().find(|c| c["id"] == "correctness"));
+    let evidence = gate.and_then(|c| c["evidence"].as_str()).unwrap_or("no gate evidence");
+    eprintln!("self-check: hostile {lab}/{name} scores {score} (at most {STARTER_MAX}): {evidence}");
     Ok(())
 }
 
