@@ -169,7 +169,7 @@ pub enum Workload {
     Cpu,
     /// Distinct report queries: memory that stays behind after each request.
     Leak,
-    /// Read-only mix for concurrent load: latency percentiles.
+    /// The concurrent mix: reports, product lookups, health checks and receipted batches.
     Load,
 }
 
