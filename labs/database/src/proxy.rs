@@ -6,15 +6,15 @@
 //! for a fixed delay, so an N+1 pattern costs what it would cost across a
 //! real network instead of over loopback.
 //!
-//! What counts (client → server messages, protocol version 3):
+//! What counts (protocol version 3):
 //!
 //! | counter | message |
 //! |---|---|
-//! | `simple_queries` | `Query` (`Q`): one per query string, however many statements it holds |
+//! | **`queries`** | `CommandComplete` (`C`) from the server: one per statement it ran to completion, so a query string holding several statements counts each |
+//! | `simple_queries` | `Query` (`Q`) from the client: one per query string, however many statements it holds |
 //! | `parses` | `Parse` (`P`): a statement prepared (sqlx caches them per connection) |
 //! | `binds` | `Bind` (`B`) |
 //! | `executes` | `Execute` (`E`): one prepared statement run |
-//! | **`queries`** | `simple_queries + executes`: statements the server ran for the client |
 //! | `round_trips` | messages after which the client waits for the server: the startup packet, `Sync`, `Query`, `Flush`, a password / SASL message, `CopyDone`, `CopyFail` |
 //! | `connections` | startup packets: server connections opened |
 //! | `active_connections`, `peak_connections` | open now, and most open at once since the last reset |
@@ -94,6 +94,7 @@ struct Counters {
     parses: AtomicU64,
     binds: AtomicU64,
     executes: AtomicU64,
+    completed: AtomicU64,
     round_trips: AtomicU64,
     connections: AtomicU64,
     active: AtomicU64,
@@ -113,14 +114,12 @@ impl Shared {
     fn counts(&self) -> Counts {
         let c = &self.counters;
         let load = |a: &AtomicU64| a.load(Ordering::SeqCst);
-        let simple = load(&c.simple_queries);
-        let executes = load(&c.executes);
         Counts {
-            queries: simple + executes,
-            simple_queries: simple,
+            queries: load(&c.completed),
+            simple_queries: load(&c.simple_queries),
             parses: load(&c.parses),
             binds: load(&c.binds),
-            executes,
+            executes: load(&c.executes),
             round_trips: load(&c.round_trips),
             connections: load(&c.connections),
             active_connections: load(&c.active),
@@ -138,6 +137,7 @@ impl Shared {
             &c.parses,
             &c.binds,
             &c.executes,
+            &c.completed,
             &c.round_trips,
             &c.connections,
             &c.bytes_to_server,
@@ -309,12 +309,20 @@ async fn serve_connection(client: TcpStream, shared: &Arc<Shared>) -> io::Result
     let down_shared = shared.clone();
     let down = tokio::spawn(async move {
         let mut buf = vec![0; 64 * 1024];
+        let mut frames = Frames::default();
         loop {
             let n = match upstream_read.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
             down_shared.counters.bytes_to_client.fetch_add(n as u64, Ordering::Relaxed);
+            // Statements are counted from the server's replies: the client
+            // cannot hide one inside another's query string.
+            frames.feed(&buf[..n], |kind| {
+                if kind == b'C' {
+                    down_shared.counters.completed.fetch_add(1, Ordering::SeqCst);
+                }
+            });
             if client_write.write_all(&buf[..n]).await.is_err() {
                 break;
             }
@@ -327,6 +335,39 @@ async fn serve_connection(client: TcpStream, shared: &Arc<Shared>) -> io::Result
     let _ = down.await;
     shared.counters.active.fetch_sub(1, Ordering::SeqCst);
     result
+}
+
+/// Splits the server's byte stream into messages (a type byte, then a
+/// big-endian length that counts itself) however the reads cut it.
+#[derive(Debug, Default)]
+struct Frames {
+    header: [u8; 5],
+    have: usize,
+    remaining: usize,
+}
+
+impl Frames {
+    /// Calls `on_message` with the type of every message that starts in `chunk`.
+    fn feed(&mut self, mut chunk: &[u8], mut on_message: impl FnMut(u8)) {
+        while !chunk.is_empty() {
+            if self.remaining > 0 {
+                let skip = self.remaining.min(chunk.len());
+                self.remaining -= skip;
+                chunk = &chunk[skip..];
+                continue;
+            }
+            let take = (5 - self.have).min(chunk.len());
+            self.header[self.have..self.have + take].copy_from_slice(&chunk[..take]);
+            self.have += take;
+            chunk = &chunk[take..];
+            if self.have == 5 {
+                let len = i32::from_be_bytes([self.header[1], self.header[2], self.header[3], self.header[4]]);
+                on_message(self.header[0]);
+                self.remaining = usize::try_from(len).unwrap_or(4).saturating_sub(4);
+                self.have = 0;
+            }
+        }
+    }
 }
 
 fn bad_length() -> io::Error {
@@ -456,6 +497,29 @@ mod tests {
         let (name, at) = cstr(body, 0);
         let (sql, _) = cstr(body, at);
         assert_eq!((name, sql), ("stmt", "SELECT 1"));
+    }
+
+    #[test]
+    fn server_messages_are_found_however_the_reads_cut_them() {
+        let message = |kind: u8, body: &[u8]| {
+            let mut m = vec![kind];
+            m.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+            m.extend_from_slice(body);
+            m
+        };
+        let mut stream = message(b'T', b"row description");
+        stream.extend(message(b'D', b"a row"));
+        stream.extend(message(b'C', b"SELECT 1\0"));
+        stream.extend(message(b'C', b"SELECT 1\0"));
+        stream.extend(message(b'Z', b"I"));
+        for cut in 1..stream.len() {
+            let mut frames = Frames::default();
+            let mut kinds = Vec::new();
+            for piece in stream.chunks(cut) {
+                frames.feed(piece, |kind| kinds.push(kind));
+            }
+            assert_eq!(kinds, b"TDCCZ", "cut every {cut} bytes");
+        }
     }
 
     #[test]

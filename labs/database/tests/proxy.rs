@@ -73,7 +73,7 @@ async fn the_proxy_counts_each_statement_the_client_runs() {
     assert_eq!(c.executes, 3, "{c:?}");
     assert_eq!(c.parses, 1, "sqlx prepares a statement once per connection: {c:?}");
     assert_eq!(c.simple_queries, 1, "{c:?}");
-    assert_eq!(c.queries, 4, "{c:?}");
+    assert_eq!(c.queries, 5, "two statements in one query string are two queries: {c:?}");
     assert_eq!(c.connections, 0, "no new connection since the reset: {c:?}");
     // The first run prepares (Parse/Describe/Sync) then executes (Bind/Execute/Sync); later runs only execute.
     assert_eq!(c.round_trips, 2 + 1 + 1 + 1, "{c:?}");

@@ -242,6 +242,7 @@ pub struct ProxyReady {
 /// A PostgreSQL wire proxy's counters (see `lab_database::proxy` for what each means).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProxyCounts {
+    /// Statements the server ran to completion (its `CommandComplete` replies).
     pub queries: u64,
     pub simple_queries: u64,
     pub parses: u64,
