@@ -376,23 +376,14 @@ mod tests {
     }
 
     #[test]
-    fn a_measured_check_without_a_curve_is_refused() {
-        let text = r#"
-            lab = "x"
-            title = "x"
-            [packages]
-            baseline = "a"
-            exercise = "b"
-            solution = "c"
-            [editable]
-            exercise = "exercises/x/src"
-            [[check]]
-            id = "cpu"
-            title = "cpu"
-            points = 10
-            measurement = "m"
-        "#;
-        let rubric: Rubric = toml::from_str(text).expect("parses");
-        assert!(rubric.validate().is_err());
+    fn a_measured_check_without_a_curve_or_a_method_is_refused() {
+        let check = "[[check]]\nid = \"cpu\"\ntitle = \"cpu\"\npoints = 10\nmeasurement = \"m\"\n";
+        for missing in ["curve = { kind = \"log\", full_at = 2.0 }\n", "method = \"callgrind\"\n"] {
+            let both = "method = \"callgrind\"\ncurve = { kind = \"log\", full_at = 2.0 }\n";
+            let text = format!("{HEAD}\n{check}{}", both.replace(missing, ""));
+            let rubric: Rubric = toml::from_str(&text).expect("parses");
+            let err = rubric.validate().unwrap_err().to_string();
+            assert!(err.contains("needs a measurement, a method and a curve"), "{err}");
+        }
     }
 }
