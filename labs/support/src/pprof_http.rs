@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -40,7 +41,18 @@ fn error(status: StatusCode, code: &str, message: String) -> Response {
     (status, Json(json!({ "error": code, "message": message }))).into_response()
 }
 
-async fn profile(Query(params): Query<ProfileParams>) -> Response {
+/// The query's parameters, or a JSON 400 naming what is wrong with them.
+fn params(query: Result<Query<ProfileParams>, QueryRejection>) -> Result<ProfileParams, Response> {
+    query.map(|Query(params)| params).map_err(|rejection| {
+        error(StatusCode::BAD_REQUEST, "invalid_query", format!("{rejection}; seconds and frequency are whole numbers"))
+    })
+}
+
+async fn profile(query: Result<Query<ProfileParams>, QueryRejection>) -> Response {
+    let params = match params(query) {
+        Ok(params) => params,
+        Err(response) => return response,
+    };
     match sample(params).await {
         Ok(report) => match report.pprof() {
             Ok(profile) => {
@@ -63,7 +75,11 @@ async fn profile(Query(params): Query<ProfileParams>) -> Response {
     }
 }
 
-async fn flamegraph(Query(params): Query<ProfileParams>) -> Response {
+async fn flamegraph(query: Result<Query<ProfileParams>, QueryRejection>) -> Response {
+    let params = match params(query) {
+        Ok(params) => params,
+        Err(response) => return response,
+    };
     match sample(params).await {
         Ok(report) => {
             let mut svg = Vec::new();
@@ -101,7 +117,10 @@ async fn sample(params: ProfileParams) -> Result<pprof::Report, Response> {
             "another CPU profile is running; try again when it ends".into(),
         ));
     }
-    let result = async {
+    // Released when the profile ends, and also when the client hangs up
+    // mid-profile and the handler's future is dropped.
+    let _running = Running;
+    async {
         let guard = pprof::ProfilerGuardBuilder::default()
             .frequency(frequency)
             .blocklist(&["libc", "libgcc", "pthread", "vdso"])
@@ -113,7 +132,52 @@ async fn sample(params: ProfileParams) -> Result<pprof::Report, Response> {
             .build()
             .map_err(|err| error(StatusCode::INTERNAL_SERVER_ERROR, "profile_failed", err.to_string()))
     }
-    .await;
-    PROFILING.store(false, Ordering::SeqCst);
-    result
+    .await
+}
+
+/// Holds [`PROFILING`] for as long as it lives.
+struct Running;
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        PROFILING.store(false, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn get(uri: &str) -> (StatusCode, serde_json::Value) {
+        let response = routes().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    #[tokio::test]
+    async fn a_client_that_hangs_up_mid_profile_frees_the_profiler() {
+        let abandoned = tokio::time::timeout(Duration::from_millis(200), get("/debug/pprof/profile?seconds=5")).await;
+        assert!(abandoned.is_err(), "the first profile was cut short");
+        let (status, body) = get("/debug/pprof/profile?seconds=1&frequency=49").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    #[tokio::test]
+    async fn bad_parameters_are_a_json_400() {
+        for uri in [
+            "/debug/pprof/profile?seconds=abc",
+            "/debug/pprof/flamegraph?seconds=0",
+            "/debug/pprof/profile?frequency=-1",
+        ] {
+            let (status, body) = get(uri).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+            assert_eq!(body["error"], "invalid_query", "{uri}: {body}");
+        }
+    }
 }
