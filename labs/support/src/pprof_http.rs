@@ -41,17 +41,15 @@ fn error(status: StatusCode, code: &str, message: String) -> Response {
     (status, Json(json!({ "error": code, "message": message }))).into_response()
 }
 
-/// The query's parameters, or a JSON 400 naming what is wrong with them.
-fn params(query: Result<Query<ProfileParams>, QueryRejection>) -> Result<ProfileParams, Response> {
-    query.map(|Query(params)| params).map_err(|rejection| {
-        error(StatusCode::BAD_REQUEST, "invalid_query", format!("{rejection}; seconds and frequency are whole numbers"))
-    })
+/// A JSON 400 naming what is wrong with the query.
+fn bad_query(rejection: QueryRejection) -> Response {
+    error(StatusCode::BAD_REQUEST, "invalid_query", format!("{rejection}; seconds and frequency are whole numbers"))
 }
 
 async fn profile(query: Result<Query<ProfileParams>, QueryRejection>) -> Response {
-    let params = match params(query) {
-        Ok(params) => params,
-        Err(response) => return response,
+    let params = match query {
+        Ok(Query(params)) => params,
+        Err(rejection) => return bad_query(rejection),
     };
     match sample(params).await {
         Ok(report) => match report.pprof() {
@@ -76,9 +74,9 @@ async fn profile(query: Result<Query<ProfileParams>, QueryRejection>) -> Respons
 }
 
 async fn flamegraph(query: Result<Query<ProfileParams>, QueryRejection>) -> Response {
-    let params = match params(query) {
-        Ok(params) => params,
-        Err(response) => return response,
+    let params = match query {
+        Ok(Query(params)) => params,
+        Err(rejection) => return bad_query(rejection),
     };
     match sample(params).await {
         Ok(report) => {
