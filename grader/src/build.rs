@@ -233,6 +233,22 @@ async fn cargo_build(
             std::fs::remove_file(&uplifted).with_context(|| format!("removing {}", uplifted.display()))?;
         }
     }
+    // Cargo would call another tree's build of a package fresh; forget those first.
+    let (stale, digests) = crate::freshness::changed(&kit.cargo, manifest, package, &kit.target_dir)?;
+    if !stale.is_empty() {
+        let mut clean = std::process::Command::new(&kit.cargo);
+        clean
+            .args(["clean", "--release", "--quiet", "--manifest-path"])
+            .arg(manifest)
+            .env("CARGO_TARGET_DIR", &kit.target_dir);
+        for name in &stale {
+            clean.args(["--package", name]);
+        }
+        let status = clean.status().context("running cargo clean")?;
+        if !status.success() {
+            return Err(BuildError::Other(anyhow::anyhow!("cargo clean of {} failed", stale.join(", "))));
+        }
+    }
     let mut command = Command::new(&kit.cargo);
     command
         .args(["build", "--release", "--message-format=json", "--bins", "--package", package, "--manifest-path"])
@@ -296,6 +312,7 @@ async fn cargo_build(
     };
     let status = status.context("waiting for cargo")?;
     if status.success() {
+        crate::freshness::record(&kit.target_dir, digests)?;
         return Ok(executables);
     }
     match first_error {

@@ -9,6 +9,7 @@
 //! - [`environment`]: the machine fingerprint stored with every record.
 //! - [`provenance`]: the kit's commit, and the kit-owned files that differ from it.
 //! - [`build`]: `cargo build` of a target, with overlays for submission folders.
+//! - [`freshness`]: builds that cannot be another tree's when target directories are shared.
 //! - [`process`]: child processes with timeouts and one-line failure reasons.
 //! - [`measure`]: callgrind counts, dhat counts, wall-clock rounds, the load test, the answer gate.
 //! - [`labs`]: what each lab measures.
@@ -17,6 +18,7 @@
 pub mod build;
 pub mod cli;
 pub mod environment;
+pub mod freshness;
 pub mod hints;
 pub mod labs;
 pub mod measure;

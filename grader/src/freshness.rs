@@ -1,0 +1,189 @@
+//! Builds that cannot be another tree's.
+//!
+//! Cargo decides that a package's build is fresh from file times, and names
+//! a workspace package's build by its path relative to the workspace. With
+//! one `CARGO_TARGET_DIR` shared by two clones of the kit (or by the kit and
+//! a submission's overlay), the second tree's package looks fresh when its
+//! files are older than the first tree's build, and cargo hands over the
+//! first tree's binary. Before building, the grader digests the sources of
+//! every package of the workspace it builds, compares each with the digest
+//! recorded when that package was last built into this target directory,
+//! and has cargo forget (`cargo clean -p`) the ones that differ.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// Where the digests of the last builds are kept.
+fn record_path(target_dir: &Path) -> PathBuf {
+    target_dir.join("grader").join("built-sources.json")
+}
+
+#[derive(Debug, Deserialize)]
+struct Metadata {
+    packages: Vec<Package>,
+    resolve: Resolve,
+}
+
+#[derive(Debug, Deserialize)]
+struct Package {
+    id: String,
+    name: String,
+    manifest_path: PathBuf,
+    /// `None` for a path package: one of the workspace's own.
+    source: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Resolve {
+    nodes: Vec<Node>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Node {
+    id: String,
+    deps: Vec<Dep>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Dep {
+    pkg: String,
+    dep_kinds: Vec<DepKind>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DepKind {
+    /// `None` for a normal dependency, `"dev"` or `"build"`.
+    kind: Option<String>,
+}
+
+/// The path packages that `package` of the workspace at `manifest` is built
+/// from (itself included) whose sources differ from their last release build
+/// into `target_dir`, and the digest of each of them now.
+pub fn changed(
+    cargo: &str,
+    manifest: &Path,
+    package: &str,
+    target_dir: &Path,
+) -> anyhow::Result<(Vec<String>, BTreeMap<String, String>)> {
+    let output = std::process::Command::new(cargo)
+        .args(["metadata", "--offline", "--format-version", "1", "--manifest-path"])
+        .arg(manifest)
+        .output()
+        .context("running cargo metadata")?;
+    anyhow::ensure!(output.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
+    let metadata: Metadata = serde_json::from_slice(&output.stdout).context("reading cargo metadata")?;
+    let local: BTreeMap<&str, &Package> =
+        metadata.packages.iter().filter(|p| p.source.is_none()).map(|p| (p.id.as_str(), p)).collect();
+    let nodes: BTreeMap<&str, &Node> = metadata.resolve.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+    let root = local.values().find(|p| p.name == package).with_context(|| format!("no package {package}"))?;
+    // The package and the path packages it depends on (not dev-dependencies: a release build of bins skips them).
+    let mut closure = vec![root.id.as_str()];
+    let mut next = 0;
+    while next < closure.len() {
+        let id = closure[next];
+        next += 1;
+        for dep in nodes.get(id).map(|n| n.deps.as_slice()).unwrap_or_default() {
+            let built = dep.dep_kinds.iter().any(|k| k.kind.as_deref() != Some("dev"));
+            if built && local.contains_key(dep.pkg.as_str()) && !closure.contains(&dep.pkg.as_str()) {
+                closure.push(dep.pkg.as_str());
+            }
+        }
+    }
+    let recorded: BTreeMap<String, String> = std::fs::read(record_path(target_dir))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    let mut now = BTreeMap::new();
+    let mut stale = Vec::new();
+    for id in closure {
+        let package = local[id];
+        let dir = package.manifest_path.parent().context("a manifest sits in a folder")?;
+        let digest = format!("{:016x}", digest(dir)?);
+        if recorded.get(&package.name) != Some(&digest) {
+            stale.push(package.name.clone());
+        }
+        now.insert(package.name.clone(), digest);
+    }
+    Ok((stale, now))
+}
+
+/// Records `digests` as what is now built into `target_dir`.
+pub fn record(target_dir: &Path, digests: BTreeMap<String, String>) -> anyhow::Result<()> {
+    let path = record_path(target_dir);
+    let mut all: BTreeMap<String, String> =
+        std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default();
+    all.extend(digests);
+    std::fs::create_dir_all(path.parent().expect("a parent"))
+        .with_context(|| format!("creating {}", path.display()))?;
+    std::fs::write(&path, serde_json::to_vec_pretty(&all)?).with_context(|| format!("writing {}", path.display()))
+}
+
+/// A digest of the files under `dir` that go into a build (`.rs`, `.toml`,
+/// `.sql`), by their path below `dir` and their bytes; build output and
+/// hidden folders are left out.
+pub fn digest(dir: &Path) -> anyhow::Result<u64> {
+    fn walk(dir: &Path, base: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let entry = entry?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type()?.is_dir() {
+                if !(name.starts_with('.') || name == "target") {
+                    walk(&path, base, files)?;
+                }
+            } else if path.extension().is_some_and(|e| e == "rs" || e == "toml" || e == "sql") {
+                files.push(path.strip_prefix(base).unwrap_or(&path).to_path_buf());
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files)?;
+    files.sort();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            hash = (hash ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    };
+    for file in files {
+        eat(file.to_string_lossy().as_bytes());
+        eat(&[0]);
+        eat(&std::fs::read(dir.join(&file)).with_context(|| format!("reading {}", file.display()))?);
+        eat(&[0xff]);
+    }
+    Ok(hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_follows_sources_and_ignores_build_output() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::create_dir_all(dir.path().join("target/release")).unwrap();
+        std::fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), "pub fn a() {}\n").unwrap();
+        let first = digest(dir.path()).unwrap();
+        std::fs::write(dir.path().join("target/release/x"), "binary").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not built").unwrap();
+        assert_eq!(digest(dir.path()).unwrap(), first);
+        std::fs::write(dir.path().join("src/lib.rs"), "pub fn b() {}\n").unwrap();
+        assert_ne!(digest(dir.path()).unwrap(), first);
+    }
+
+    #[test]
+    fn two_trees_with_the_same_sources_have_the_same_digest() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for dir in [&a, &b] {
+            std::fs::create_dir_all(dir.path().join("src")).unwrap();
+            std::fs::write(dir.path().join("src/lib.rs"), "pub fn a() {}\n").unwrap();
+        }
+        assert_eq!(digest(a.path()).unwrap(), digest(b.path()).unwrap());
+    }
+}
