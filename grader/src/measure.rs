@@ -3,7 +3,8 @@
 //! print, so nothing a submission prints itself is believed.
 //!
 //! - [`callgrind_per_request`]: instructions per request, exact and repeatable.
-//! - [`wall_rounds`]: interleaved wall-clock rounds, the fallback without valgrind.
+//! - [`ns_per_request`]: wall-clock time of a run, the fallback without valgrind (paired in rounds).
+//! - [`message`]: run a trusted binary and read its last `lab_protocol` message.
 //! - [`heap`]: dhat allocation and retained-heap counts.
 //! - [`gate`]: do the target's answers equal the baseline's?
 //! - [`crate::measure::load`]: latency percentiles under concurrent load.
@@ -14,6 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use lab_protocol::{Exchange, HeapReport, RunReport, parse_last, parse_lines};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -51,7 +53,7 @@ async fn callgrind_total(binary: &Path, data: &[String], requests: usize) -> Res
         .arg(binary)
         .arg("run")
         .args(data)
-        .args(["--workload", "cpu", "--requests", &requests.to_string()]);
+        .args(["--workload", "cpu", "--requests", &requests.to_string(), "--totals-only"]);
     let output = run(command, RUN_LIMIT).await?;
     parse_collected(&output.stderr).ok_or_else(|| RunError::Failed("callgrind printed no instruction count".into()))
 }
@@ -72,35 +74,26 @@ pub async fn callgrind_per_request(binary: &Path, data: &[String], requests: usi
     Ok(loaded.saturating_sub(setup) as f64 / requests.max(1) as f64)
 }
 
-/// Wall-clock nanoseconds per request in alternating rounds (A B, B A, ...).
-pub async fn wall_rounds(
-    baseline: &Path,
-    target: &Path,
-    data: &[String],
-    requests: usize,
-    rounds: usize,
-) -> Result<(Vec<f64>, Vec<f64>), (bool, RunError)> {
-    let once = |binary: &Path| {
-        let mut command = driver(binary, "run", data);
-        command.args(["--workload", "cpu", "--requests", &requests.to_string()]);
-        async move {
-            let output = run(command, RUN_LIMIT).await?;
-            let summary: RunReport = parse_last(&output.stdout).map_err(RunError::Failed)?;
-            Ok::<f64, RunError>(summary.elapsed_ns as f64 / requests.max(1) as f64)
-        }
-    };
-    let (mut base, mut tgt) = (Vec::new(), Vec::new());
-    for round in 0..rounds {
-        // Alternate the order so drift in machine load hits both sides alike.
-        if round % 2 == 0 {
-            base.push(once(baseline).await.map_err(|e| (true, e))?);
-            tgt.push(once(target).await.map_err(|e| (false, e))?);
-        } else {
-            tgt.push(once(target).await.map_err(|e| (false, e))?);
-            base.push(once(baseline).await.map_err(|e| (true, e))?);
-        }
-    }
-    Ok((base, tgt))
+/// Runs a trusted binary with `args` and reads the `lab_protocol` message it prints last.
+pub async fn message<T: DeserializeOwned, S: AsRef<std::ffi::OsStr>>(
+    binary: &Path,
+    args: &[S],
+    limit: Duration,
+) -> Result<T, RunError> {
+    let mut command = Command::new(binary);
+    command.args(args);
+    let output = run(command, limit).await?;
+    parse_last(&output.stdout).map_err(RunError::Failed)
+}
+
+/// Wall-clock nanoseconds per request of one `run` of the cpu mix (the
+/// fallback without valgrind; pair it with the other side's in rounds).
+pub async fn ns_per_request(binary: &Path, data: &[String], requests: usize) -> Result<f64, RunError> {
+    let mut args = vec!["run".to_string()];
+    args.extend_from_slice(data);
+    args.extend(["--workload".into(), "cpu".into(), "--requests".into(), requests.to_string(), "--totals-only".into()]);
+    let summary: RunReport = message(binary, &args, RUN_LIMIT).await?;
+    Ok(summary.elapsed_ns as f64 / requests.max(1) as f64)
 }
 
 /// dhat counts from the `-heap` driver: deterministic, so one run each.

@@ -156,11 +156,6 @@ impl LabRecord {
         (points * 10.0).round() / 10.0
     }
 
-    /// The same record with `reason` in place of its own.
-    pub fn with_reason(self, reason: Option<String>) -> LabRecord {
-        LabRecord { reason, ..self }
-    }
-
     pub fn check(&self, id: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.id == id)
     }

@@ -12,9 +12,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::Context;
-use super::pipeline::{Method, Sides, Stop, Tools, kit, paired_rounds, tgt, verb as run_verb};
+use super::pipeline::{Method, Sides, Stop, Tools, kit, paired_rounds, tgt};
 use crate::build::Binaries;
-use crate::measure::{RUN_LIMIT, compare_answers, read_answers};
+use crate::measure::{RUN_LIMIT, compare_answers, message as run_verb, read_answers};
 use crate::process::RunError;
 use crate::record::Measurement;
 use crate::rubric::{MethodKind, Rubric};

@@ -120,18 +120,34 @@ pub fn score(rubric: &Rubric, target: &Target, findings: Findings) -> LabRecord 
         };
         checks.push(check);
     }
+    record(rubric, target, Status::Graded, None, checks, findings.measurements)
+}
+
+/// The lab's record for `checks`: score and bonus summed, categories subtotalled.
+fn record(
+    rubric: &Rubric,
+    target: &Target,
+    status: Status,
+    reason: Option<String>,
+    checks: Vec<Check>,
+    measurements: Vec<Measurement>,
+) -> LabRecord {
     let total = |bonus: bool| LabRecord::round(checks.iter().filter(|c| c.bonus == bonus).map(|c| c.points).sum());
-    let (score, bonus) = (total(false), total(true));
-    let categories = categories(rubric, &checks);
     LabRecord {
-        score,
-        bonus,
-        categories,
+        lab: rubric.lab.clone(),
+        title: rubric.title.clone(),
+        target: target.label(),
+        status,
+        reason,
+        score: total(false),
+        max_score: rubric.max_score(),
+        bonus: total(true),
+        bonus_max: rubric.bonus_max(),
+        categories: categories(rubric, &checks),
         checks,
-        measurements: findings.measurements,
-        ..unscored(rubric, target, Status::Graded, String::new())
+        measurements,
+        seconds: 0.0,
     }
-    .with_reason(None)
 }
 
 /// Subtotals of the core checks per rubric category.
@@ -153,23 +169,8 @@ fn categories(rubric: &Rubric, checks: &[Check]) -> Vec<CategoryScore> {
 
 /// A record with every check failed for one reason.
 pub fn unscored(rubric: &Rubric, target: &Target, status: Status, reason: String) -> LabRecord {
-    let checks: Vec<Check> = rubric.checks.iter().map(|spec| fail(spec, reason.clone())).collect();
-    let categories = categories(rubric, &checks);
-    LabRecord {
-        lab: rubric.lab.clone(),
-        title: rubric.title.clone(),
-        target: target.label(),
-        status,
-        reason: Some(reason),
-        score: 0.0,
-        max_score: rubric.max_score(),
-        bonus: 0.0,
-        bonus_max: rubric.bonus_max(),
-        categories,
-        checks,
-        measurements: Vec::new(),
-        seconds: 0.0,
-    }
+    let checks = rubric.checks.iter().map(|spec| fail(spec, reason.clone())).collect();
+    record(rubric, target, status, Some(reason), checks, Vec::new())
 }
 
 pub fn not_graded(rubric: &Rubric, target: &Target, reason: String) -> LabRecord {

@@ -176,18 +176,6 @@ where
     Ok(pairs)
 }
 
-/// Runs a trusted binary with `args` and reads the `lab_protocol` message it prints last.
-pub async fn verb<T: DeserializeOwned, S: AsRef<std::ffi::OsStr>>(
-    binary: &std::path::Path,
-    args: &[S],
-    limit: Duration,
-) -> Result<T, RunError> {
-    let mut command = tokio::process::Command::new(binary);
-    command.args(args);
-    let output = crate::process::run(command, limit).await?;
-    lab_protocol::parse_last(&output.stdout).map_err(RunError::Failed)
-}
-
 /// Checks that every service the rubric names answers on its port; the
 /// error is the one line a person needs to start it.
 pub fn probe_services(services: &[String]) -> Result<(), String> {

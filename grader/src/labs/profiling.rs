@@ -120,9 +120,14 @@ async fn cpu(
     }
     let rounds = w.wall_rounds;
     ctx.progress.phase(format!("timing {rounds} interleaved rounds (valgrind not found)"));
-    let (base, tgt) = measure::wall_rounds(&baseline.main, &target.main, data, requests, rounds)
-        .await
-        .map_err(|(is_baseline, err)| Stop::of(is_baseline, err))?;
+    let pairs = paired_rounds(
+        rounds,
+        |_| {},
+        || async { measure::ns_per_request(&baseline.main, data, requests).await.map_err(kit) },
+        || async { measure::ns_per_request(&target.main, data, requests).await.map_err(tgt) },
+    )
+    .await?;
+    let (base, tgt): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
     let ratio = median_interval(&pairwise_ratios(&base, &tgt));
     Ok(Measurement::new(
         MethodKind::PairedRounds,
