@@ -35,6 +35,7 @@ use anyhow::{Context, bail};
 use axum::Router;
 use clap::Subcommand;
 use lab_protocol::{Counts, Dropped, ExplainReport, RowsRead, RowsReadReport, SeedReport};
+use lab_support::driver::value_name;
 use lab_support::{DataArgs, Size};
 
 use crate::Service;
@@ -249,7 +250,7 @@ fn print<T: serde::Serialize>(message: &T) -> anyhow::Result<()> {
 
 fn default_name(service: &Service, data: &DataArgs) -> String {
     let service = service.name.replace('-', "_");
-    format!("labdb_{service}_{}_{}", data.seed, data.size.name())
+    format!("labdb_{service}_{}_{}", data.seed, value_name(&data.size))
 }
 
 async fn target(
@@ -274,7 +275,7 @@ async fn target(
         (None, true) => default_name(service, args),
         (None, false) => unique_name("run"),
     };
-    eprintln!("seeding {name}: {} rows, seed {}, size {}", data.total_rows(), args.seed, args.size.name());
+    eprintln!("seeding {name}: {} rows, seed {}, size {}", data.total_rows(), args.seed, value_name(&args.size));
     let prepared = prepare(server, service, &name, &data).await?;
     eprintln!(
         "seeded {} rows ({} in orders and order_lines) into {name} in {:.1} s",
@@ -312,7 +313,7 @@ async fn run_verb(service: Service, verb: Verb) -> anyhow::Result<()> {
                 lab: crate::NAME.into(),
                 database: name,
                 seed: db.data.seed,
-                size: db.data.size.name().into(),
+                size: value_name(&db.data.size),
                 rows: prepared.load.rows as u64,
                 hot_rows: data.hot_rows() as u64,
                 generate_ms: generated.as_millis() as u64,
@@ -363,7 +364,7 @@ async fn run_verb(service: Service, verb: Verb) -> anyhow::Result<()> {
             let total: i64 = read.iter().map(|(_, rows)| rows).sum();
             print(&RowsReadReport {
                 lab: crate::NAME.into(),
-                workload: kind.name().into(),
+                workload: value_name(&kind),
                 requests: read.len(),
                 orders_rows_read_per_request: total as f64 / read.len().max(1) as f64,
                 per_request,

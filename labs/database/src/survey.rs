@@ -10,6 +10,7 @@ use std::time::Duration;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, Table};
 use lab_support::Size;
+use lab_support::driver::value_name;
 
 use crate::Service;
 use crate::db::Scratch;
@@ -38,7 +39,7 @@ pub async fn survey(service: &Service, seed: u64, size: Size, requests: usize) -
         "ms (median)",
     ]);
     for kind in SURVEYED {
-        eprintln!("surveying {}", kind.name());
+        eprintln!("surveying {}", value_name(&kind));
         let reqs = workload::generate(kind, seed, &db.data, requests + 1);
         for req in &reqs[..1] {
             lab_support::exchange::send(&router, req).await;
@@ -50,7 +51,7 @@ pub async fn survey(service: &Service, seed: u64, size: Size, requests: usize) -
     Ok(format!(
         "{table}\nper request, {} at size {}, seed {seed}; through a proxy adding 1 ms per round trip",
         service.name,
-        size.name()
+        value_name(&size)
     ))
 }
 
@@ -62,7 +63,7 @@ fn row(kind: Workload, measured: &[RequestCost]) -> Vec<Cell> {
     let median = ms.get(ms.len() / 2).copied().unwrap_or(0.0);
     let number = |value: f64| Cell::new(format!("{value:.1}")).set_alignment(CellAlignment::Right);
     vec![
-        Cell::new(kind.name()),
+        Cell::new(value_name(&kind)),
         Cell::new(measured.len()).set_alignment(CellAlignment::Right),
         number(mean(&|c| c.counts.queries as f64)),
         number(mean(&|c| c.counts.round_trips as f64)),

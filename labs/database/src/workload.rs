@@ -51,19 +51,6 @@ impl Workload {
         Workload::Write,
         Workload::Mixed,
     ];
-
-    /// The name the command line and the reports use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Workload::List => "list",
-            Workload::Deep => "deep",
-            Workload::Filter => "filter",
-            Workload::Report => "report",
-            Workload::Detail => "detail",
-            Workload::Write => "write",
-            Workload::Mixed => "mixed",
-        }
-    }
 }
 
 /// Where the deep-page workload starts reading for this dataset.

@@ -67,7 +67,7 @@ pub struct RunReport {
     pub elapsed_ns: u64,
     /// How many answers had each status.
     pub statuses: BTreeMap<u16, usize>,
-    /// Per request, in order.
+    /// Per request, in order; empty for a `--totals-only` run.
     pub per_request: Vec<RequestReport>,
     /// Per counter: the total and the mean per request, for runs counted
     /// outside the service (a wire proxy, a stub upstream).

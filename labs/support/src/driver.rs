@@ -12,6 +12,7 @@
 //! ```text
 //! <driver> serve    --seed 7 --size medium --addr 127.0.0.1:8080    # a live service, with /debug/pprof
 //! <driver> run      --seed 7 --workload cpu --requests 40            # one request at a time, timed
+//! <driver> run      --workload cpu --requests 60 --totals-only        # the same, no per-request report (under callgrind)
 //! <driver> run      --workload cpu --repeat 20 --flamegraph cpu.svg   # the same, profiled with pprof
 //! <driver> requests --seed 7 --workload load --requests 400          # print the workload as JSON lines
 //! <driver> <lab verb> ...                                             # e.g. the database lab's `explain`
@@ -151,17 +152,6 @@ pub enum Size {
     Large,
 }
 
-impl Size {
-    /// The name the command line and the reports use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Size::Tiny => "tiny",
-            Size::Medium => "medium",
-            Size::Large => "large",
-        }
-    }
-}
-
 /// Which request mix to send (the in-memory profiling lab's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Workload {
@@ -173,20 +163,9 @@ pub enum Workload {
     Load,
 }
 
-impl Workload {
-    /// The name the command line and the reports use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Workload::Cpu => "cpu",
-            Workload::Leak => "leak",
-            Workload::Load => "load",
-        }
-    }
-}
-
-/// The name clap gives a workload value.
-fn workload_name<W: ValueEnum>(kind: &W) -> String {
-    kind.to_possible_value().map(|value| value.get_name().to_string()).unwrap_or_default()
+/// The name a size or workload has on the command line and in reports (`medium`, `cpu`).
+pub fn value_name<V: ValueEnum>(value: &V) -> String {
+    value.to_possible_value().map(|value| value.get_name().to_string()).unwrap_or_default()
 }
 
 /// The data every verb is built from.
@@ -243,6 +222,10 @@ enum Command<L: Lab> {
         /// Send the workload this many times (a longer run gives a fuller profile).
         #[arg(long, default_value_t = 1)]
         repeat: usize,
+        /// Report only the run's totals, no per-request list: the process then
+        /// does no reporting work per request (callgrind counts the whole process).
+        #[arg(long)]
+        totals_only: bool,
     },
     /// Print a workload's requests, one JSON object a line.
     Requests {
@@ -278,21 +261,26 @@ struct HeapCli<L: Lab> {
     dhat_json: Option<PathBuf>,
 }
 
-/// The request being answered in-process, named by the panic hook.
-static ANSWERING: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+/// The requests this process sends, labelled once before any is measured.
+static LABELS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// Which of [`LABELS`] is being answered in-process (`usize::MAX`: none).
+static ANSWERING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(usize::MAX);
 
-/// Sends `req` in-process, remembering it so that a panic can name it.
-async fn send_named(router: &Router, req: &Req) -> lab_protocol::Exchange {
-    set_answering(Some(req.label()));
-    let exchange = send(router, req).await;
-    set_answering(None);
-    exchange
+/// Labels the requests about to be sent, so a panic can name one; call it
+/// before anything is counted.
+fn label_requests<'a>(reqs: impl Iterator<Item = &'a Req>) {
+    if let Ok(mut labels) = LABELS.lock() {
+        *labels = reqs.map(Req::label).collect();
+    }
 }
 
-fn set_answering(label: Option<String>) {
-    if let Ok(mut current) = ANSWERING.lock() {
-        *current = label;
-    }
+/// Sends `req`, the `index`th labelled one, in-process. Marking it is one
+/// atomic store, so counted runs measure the service, not the bookkeeping.
+async fn send_numbered(router: &Router, req: &Req, index: usize) -> lab_protocol::Exchange {
+    ANSWERING.store(index, std::sync::atomic::Ordering::Relaxed);
+    let exchange = send(router, req).await;
+    ANSWERING.store(usize::MAX, std::sync::atomic::Ordering::Relaxed);
+    exchange
 }
 
 /// After the usual panic message, a line naming the request being answered.
@@ -300,7 +288,8 @@ fn name_requests_in_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         default(info);
-        if let Some(label) = ANSWERING.try_lock().ok().and_then(|current| current.clone()) {
+        let index = ANSWERING.load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(label) = LABELS.try_lock().ok().and_then(|labels| labels.get(index).cloned()) {
             eprintln!("note: the service panicked while answering {label}");
         }
     }));
@@ -351,7 +340,7 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
             }
             axum::serve(listener, router).await.context("serving HTTP")
         }
-        Command::Run { data, place, workload, requests, warmup, responses, flamegraph, repeat } => {
+        Command::Run { data, place, workload, requests, warmup, responses, flamegraph, repeat, totals_only } => {
             let kind = workload.unwrap_or_else(L::default_workload);
             let generated = L::generate(data.seed, data.size);
             let list = L::requests(kind, data.seed, &generated, warmup + requests);
@@ -364,10 +353,12 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
                 )),
                 None => None,
             };
-            for req in &list[..warmup.min(list.len())] {
-                send_named(&router, req).await;
+            label_requests(list.iter());
+            let warmup = warmup.min(list.len());
+            for (i, req) in list[..warmup].iter().enumerate() {
+                send_numbered(&router, req, i).await;
             }
-            let counted = &list[warmup.min(list.len())..];
+            let counted = &list[warmup..];
             let profiler = match &flamegraph {
                 Some(_) => Some(
                     pprof::ProfilerGuardBuilder::default()
@@ -378,21 +369,27 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
                 ),
                 None => None,
             };
-            let mut per_request = Vec::with_capacity(counted.len() * repeat.max(1));
+            let sent = counted.len() * repeat.max(1);
+            let mut per_request = Vec::with_capacity(if totals_only { 0 } else { sent });
+            let mut statuses = BTreeMap::new();
             let started = Instant::now();
             for _ in 0..repeat.max(1) {
-                for req in counted {
+                for (i, req) in counted.iter().enumerate() {
                     if let Some(counter) = counter.as_mut() {
                         counter.reset().await.context("resetting the counters")?;
                     }
                     let t0 = Instant::now();
-                    let exchange = send_named(&router, req).await;
+                    let exchange = send_numbered(&router, req, warmup + i).await;
                     let ns = t0.elapsed().as_nanos() as u64;
                     let counts = match counter.as_mut() {
                         Some(counter) => Some(counter.read().await.context("reading the counters")?),
                         None => None,
                     };
-                    per_request.push(RequestReport { request: req.label(), status: exchange.status, ns, counts });
+                    *statuses.entry(exchange.status).or_default() += 1;
+                    // Labelled after the run, so the counted loop allocates nothing of its own.
+                    if !totals_only {
+                        per_request.push((i, exchange.status, ns, counts));
+                    }
                     if let Some(out) = out.as_mut() {
                         serde_json::to_writer(&mut *out, &exchange)?;
                         out.write_all(b"\n")?;
@@ -411,19 +408,19 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
             }
             drop(router);
             drop(fixture);
-            let mut statuses = BTreeMap::new();
-            for request in &per_request {
-                *statuses.entry(request.status).or_default() += 1;
-            }
+            let per_request: Vec<RequestReport> = per_request
+                .into_iter()
+                .map(|(i, status, ns, counts)| RequestReport { request: counted[i].label(), status, ns, counts })
+                .collect();
             let counts = counter.is_some().then(|| {
                 let each: Vec<Counts> = per_request.iter().filter_map(|r| r.counts.clone()).collect();
                 count_totals(&each)
             });
             lab_protocol::print(&RunReport {
                 lab: L::NAME.into(),
-                workload: workload_name(&kind),
+                workload: value_name(&kind),
                 seed: data.seed,
-                requests: per_request.len(),
+                requests: sent,
                 elapsed_ns: elapsed.as_nanos() as u64,
                 statuses,
                 per_request,
@@ -456,21 +453,23 @@ fn run_heap<L: HeapLab>(runtime: &tokio::runtime::Runtime, cli: HeapCli<L>, serv
     let allocations = L::requests(L::ALLOCATIONS, cli.data.seed, &data, cli.requests);
     let leak = L::requests(L::LEAK, cli.data.seed, &data, cli.warmup + cli.leak);
     let (warmup, counted) = leak.split_at(cli.warmup.min(leak.len()));
+    label_requests(allocations.iter().chain(&leak));
+    let leak_from = allocations.len();
 
     let (fixture, router, blocks, bytes, retained) = runtime.block_on(async {
         let mut fixture = L::fixture(service, data, &cli.data, &cli.place, false).await?;
         let router = L::router(service, &mut fixture, &cli.place).await?;
         let before = dhat::HeapStats::get();
-        for req in &allocations {
-            send_named(&router, req).await;
+        for (i, req) in allocations.iter().enumerate() {
+            send_numbered(&router, req, i).await;
         }
         let after = dhat::HeapStats::get();
-        for req in warmup {
-            send_named(&router, req).await;
+        for (i, req) in warmup.iter().enumerate() {
+            send_numbered(&router, req, leak_from + i).await;
         }
         let settled = dhat::HeapStats::get();
-        for req in counted {
-            send_named(&router, req).await;
+        for (i, req) in counted.iter().enumerate() {
+            send_numbered(&router, req, leak_from + warmup.len() + i).await;
         }
         let end = dhat::HeapStats::get();
         anyhow::Ok((
