@@ -30,6 +30,23 @@ pub struct Rubric {
     pub categories: Vec<CategorySpec>,
     #[serde(rename = "check")]
     pub checks: Vec<CheckSpec>,
+    /// The starter's faults, each with the one check that sees it; the
+    /// self-check proves each with a fixture pair under `fixtures/faults/`.
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<FaultSpec>,
+}
+
+/// One fault of the starter: the guide step that teaches it, the check
+/// whose points its fix earns (and no other's), and the fix in a line.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub id: String,
+    /// The guide step that teaches it.
+    pub step: u32,
+    pub check: String,
+    /// What the fix does, for the rubric chapter's table.
+    pub fix: String,
 }
 
 /// A group of checks (e.g. the project's functionality, quality, monitoring,
@@ -126,10 +143,16 @@ impl std::fmt::Display for MethodKind {
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Curve {
-    /// On the ratio: 0 at 1x or worse, all at `full_at` or better, and
-    /// proportional to `ln(ratio) / ln(full_at)` between, so each doubling
-    /// of speed is worth the same.
-    Log { full_at: f64 },
+    /// On the ratio: 0 at `zero_at` (default 1x) or worse, all at `full_at`
+    /// or better, and proportional to `ln(ratio / zero_at) / ln(full_at /
+    /// zero_at)` between, so each doubling of speed is worth the same. A
+    /// `zero_at` above 1 keeps the small side effects of other faults' fixes
+    /// from earning this check's points.
+    Log {
+        full_at: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zero_at: Option<f64>,
+    },
     /// On the target's own value: all if it is at most `limit`, else none.
     AtMost { limit: f64 },
 }
@@ -138,11 +161,12 @@ impl Curve {
     /// The fraction (0..=1) of the points earned.
     pub fn fraction(&self, ratio: f64, target_value: f64) -> f64 {
         match *self {
-            Curve::Log { full_at } => {
-                if !ratio.is_finite() || ratio <= 1.0 {
+            Curve::Log { full_at, zero_at } => {
+                let zero_at = zero_at.unwrap_or(1.0);
+                if !ratio.is_finite() || ratio <= zero_at {
                     0.0
                 } else {
-                    (ratio.ln() / full_at.ln()).clamp(0.0, 1.0)
+                    ((ratio / zero_at).ln() / (full_at / zero_at).ln()).clamp(0.0, 1.0)
                 }
             }
             Curve::AtMost { limit } => {
@@ -158,7 +182,9 @@ impl Curve {
     /// A sentence for reports: what earns full points.
     pub fn describe(&self) -> String {
         match *self {
-            Curve::Log { full_at } => format!("full points at {full_at}x or better, none at 1x"),
+            Curve::Log { full_at, zero_at } => {
+                format!("full points at {full_at}x or better, none at {}x", zero_at.unwrap_or(1.0))
+            }
             Curve::AtMost { limit } => format!("full points at or below {limit}"),
         }
     }
@@ -194,10 +220,23 @@ impl Rubric {
             {
                 anyhow::bail!("check {} needs a measurement, a method and a curve", check.id);
             }
-            if let Some(Curve::Log { full_at }) = check.curve
-                && full_at <= 1.0
+            if let Some(Curve::Log { full_at, zero_at }) = check.curve
+                && full_at <= zero_at.unwrap_or(1.0).max(1.0)
             {
-                anyhow::bail!("check {}: full_at must be above 1", check.id);
+                anyhow::bail!("check {}: full_at must be above 1 and above zero_at", check.id);
+            }
+        }
+        let mut faults = std::collections::BTreeSet::new();
+        for fault in &self.faults {
+            anyhow::ensure!(faults.insert(fault.id.as_str()), "fault {} appears twice", fault.id);
+            match self.checks.iter().find(|c| c.id == fault.check) {
+                None => {
+                    anyhow::bail!("fault {} maps to check {}, which the rubric does not define", fault.id, fault.check)
+                }
+                Some(check) if check.kind == CheckKind::Gate => {
+                    anyhow::bail!("fault {} maps to the gate {}: a fault needs a measured check", fault.id, check.id)
+                }
+                Some(_) => {}
             }
         }
         for category in &self.categories {
@@ -241,7 +280,7 @@ mod tests {
 
     #[test]
     fn the_log_curve_is_zero_at_one_and_full_at_its_target() {
-        let curve = Curve::Log { full_at: 20.0 };
+        let curve = Curve::Log { full_at: 20.0, zero_at: None };
         assert_eq!(curve.fraction(1.0, 0.0), 0.0);
         assert_eq!(curve.fraction(0.5, 0.0), 0.0);
         assert_eq!(curve.fraction(20.0, 0.0), 1.0);
@@ -251,7 +290,7 @@ mod tests {
 
     #[test]
     fn the_log_curve_gives_each_doubling_the_same_points() {
-        let curve = Curve::Log { full_at: 16.0 };
+        let curve = Curve::Log { full_at: 16.0, zero_at: None };
         assert!((curve.fraction(2.0, 0.0) - 0.25).abs() < 1e-12);
         assert!((curve.fraction(4.0, 0.0) - 0.5).abs() < 1e-12);
         assert!((curve.fraction(8.0, 0.0) - 0.75).abs() < 1e-12);
@@ -259,12 +298,34 @@ mod tests {
 
     #[test]
     fn the_log_curve_never_decreases() {
-        let curve = Curve::Log { full_at: 10.0 };
+        let curve = Curve::Log { full_at: 10.0, zero_at: None };
         let mut last = 0.0;
         for step in 0..200 {
             let fraction = curve.fraction(0.5 + step as f64 * 0.1, 0.0);
             assert!(fraction >= last);
             last = fraction;
+        }
+    }
+
+    #[test]
+    fn the_log_curve_starts_at_its_zero() {
+        let curve = Curve::Log { full_at: 40.0, zero_at: Some(4.0) };
+        assert_eq!(curve.fraction(3.9, 0.0), 0.0);
+        assert_eq!(curve.fraction(4.0, 0.0), 0.0);
+        assert!((curve.fraction(12.649_110_640_673_518, 0.0) - 0.5).abs() < 1e-9);
+        assert_eq!(curve.fraction(40.0, 0.0), 1.0);
+    }
+
+    #[test]
+    fn a_fault_must_map_to_a_measured_check() {
+        let text = format!(
+            "{HEAD}\n[[check]]\nid = \"a\"\ntitle = \"a\"\nkind = \"gate\"\npoints = 100\n\
+             [[fault]]\nid = \"f\"\nstep = 1\ncheck = \"{{}}\"\nfix = \"x\"\n"
+        );
+        for (check, expected) in [("b", "which the rubric does not define"), ("a", "needs a measured check")] {
+            let rubric: Rubric = toml::from_str(&text.replace("{}", check)).expect("parses");
+            let err = rubric.validate().unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
         }
     }
 

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use serde_json::Value;
 
 use crate::shell::{cargo, root, step};
@@ -55,9 +55,6 @@ pub fn labs() -> anyhow::Result<Vec<String>> {
 
 pub fn run() -> anyhow::Result<()> {
     let grader = grader()?;
-    // The submission first: the kit's own targets graded after it must not
-    // be handed its binaries (they share package names in one target dir).
-    wrong_answer_earns_no_speed_points(&grader)?;
     for lab in labs()? {
         let starter = grade(&grader, &lab, "exercise", None)?;
         let score = starter["score"].as_f64().unwrap_or(f64::NAN);
@@ -71,19 +68,135 @@ pub fn run() -> anyhow::Result<()> {
         ensure!(score >= SOLUTION_MIN, "{lab}: the solution scores {score}, below {SOLUTION_MIN}");
         eprintln!("self-check: {lab} solution scores {score} (at least {SOLUTION_MIN}) ok");
 
-        for (fault, check) in FAULTS.iter().filter(|(fault, _)| fault.starts_with(&format!("{lab}/"))) {
-            fault_is_separable(&grader, &lab, fault, check, &starter, &solution)?;
+        for fault in faults(&lab)? {
+            fault_is_separable(&grader, &lab, &fault.id, &fault.check, &starter, &solution)?;
         }
-        for name in HOSTILE.iter().filter_map(|fixture| fixture.strip_prefix(&format!("{lab}/"))) {
-            hostile_scores_at_most_a_starter(&grader, &lab, name)?;
+        for mutant in mutants(&lab)? {
+            mutant_is_caught(&grader, &lab, &mutant)?;
+        }
+        for name in fixture_names(&lab, "hostile")? {
+            hostile_scores_at_most_a_starter(&grader, &lab, &name)?;
         }
     }
     Ok(())
 }
 
-/// Submissions that try to earn points they should not, under
-/// `labs/<lab>/fixtures/hostile/<name>.patch` (applied to the solution).
-const HOSTILE: &[&str] = &["database/stale-cache"];
+/// The `<name>` of every `labs/<lab>/fixtures/<kind>/<name>.patch` (not `.revert.patch`).
+fn fixture_names(lab: &str, kind: &str) -> anyhow::Result<Vec<String>> {
+    let dir = root().join("labs").join(lab).join("fixtures").join(kind);
+    let mut names = Vec::new();
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(&dir)? {
+            let file = entry?.file_name().to_string_lossy().into_owned();
+            if let Some(name) = file.strip_suffix(".patch").filter(|name| !name.ends_with(".revert")) {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Fault {
+    id: String,
+    check: String,
+}
+
+/// The rubric's `[[fault]]` table; every fault needs its fixture pair.
+fn faults(lab: &str) -> anyhow::Result<Vec<Fault>> {
+    #[derive(serde::Deserialize)]
+    struct Rubric {
+        #[serde(default)]
+        fault: Vec<Fault>,
+    }
+    let path = root().join("labs").join(lab).join("rubric.toml");
+    let rubric: Rubric =
+        toml::from_str(&std::fs::read_to_string(&path)?).with_context(|| path.display().to_string())?;
+    let dir = root().join("labs").join(lab).join("fixtures/faults");
+    for fault in &rubric.fault {
+        for file in [format!("{}.patch", fault.id), format!("{}.revert.patch", fault.id)] {
+            ensure!(
+                dir.join(&file).is_file(),
+                "{lab}: fault {} has no fixture {}",
+                fault.id,
+                dir.join(&file).display()
+            );
+        }
+    }
+    for name in fixture_names(lab, "faults")? {
+        ensure!(
+            rubric.fault.iter().any(|f| f.id == name),
+            "{lab}: fixtures/faults/{name}.patch names no [[fault]] of the rubric"
+        );
+    }
+    Ok(rubric.fault)
+}
+
+/// A mutant of the solution (`labs/<lab>/fixtures/mutants/<id>.patch`) and
+/// the check that must catch it, from `labs/<lab>/fixtures/mutants.toml`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Mutant {
+    id: String,
+    /// The check that must earn nothing; `correctness` means the gate fails
+    /// and, with it, every measured check.
+    caught_by: String,
+    /// Words the check's evidence must hold (the request and field, say).
+    #[serde(default)]
+    evidence: Vec<String>,
+}
+
+fn mutants(lab: &str) -> anyhow::Result<Vec<Mutant>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Mutants {
+        mutant: Vec<Mutant>,
+    }
+    let path = root().join("labs").join(lab).join("fixtures/mutants.toml");
+    let mutants: Vec<Mutant> = match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str::<Mutants>(&text).with_context(|| path.display().to_string())?.mutant,
+        Err(_) => Vec::new(),
+    };
+    let names = fixture_names(lab, "mutants")?;
+    ensure!(!names.is_empty() || !mutants.is_empty(), "{lab} has no mutant under fixtures/mutants/");
+    for name in &names {
+        ensure!(mutants.iter().any(|m| &m.id == name), "{lab}: fixtures/mutants/{name}.patch is not in mutants.toml");
+    }
+    Ok(mutants)
+}
+
+/// The solution with one planted mistake loses what the mutant says: its
+/// check earns nothing (a failed gate takes every measured check with it).
+fn mutant_is_caught(grader: &Path, lab: &str, mutant: &Mutant) -> anyhow::Result<()> {
+    let patch = root().join("labs").join(lab).join("fixtures/mutants").join(format!("{}.patch", mutant.id));
+    let folder = patched(&format!("solutions/{lab}/src"), &patch, &format!("{lab}/{}", mutant.id), "mutant")?;
+    let record = grade(grader, lab, path_str(&folder)?, None)?;
+    ensure!(record["status"] == "graded", "{lab}/{}: the mutant was not graded: {}", mutant.id, record["reason"]);
+    let checks = record["checks"].as_array().context("checks")?;
+    let check =
+        checks.iter().find(|c| c["id"] == mutant.caught_by).context("the mutant's check is not in the record")?;
+    let evidence = check["evidence"].as_str().unwrap_or_default();
+    for words in &mutant.evidence {
+        ensure!(
+            evidence.contains(words.as_str()),
+            "{lab}/{}: the evidence does not say `{words}`: {evidence}",
+            mutant.id
+        );
+    }
+    if mutant.caught_by == "correctness" {
+        ensure!(check["passed"] == false, "{lab}/{}: the mutant passed the correctness gate", mutant.id);
+        for other in checks {
+            let points = other["points"].as_f64().unwrap_or(f64::NAN);
+            ensure!(points == 0.0, "{lab}/{}: the mutant still earned {points} on {}", mutant.id, other["id"]);
+        }
+    } else {
+        let points = check["points"].as_f64().unwrap_or(f64::NAN);
+        ensure!(points == 0.0, "{lab}/{}: the mutant still earned {points} on {}", mutant.id, mutant.caught_by);
+    }
+    eprintln!("self-check: mutant {lab}/{} caught by {}: {evidence}", mutant.id, mutant.caught_by);
+    Ok(())
+}
 
 /// A hostile fixture scores no more than an untouched starter may.
 fn hostile_scores_at_most_a_starter(grader: &Path, lab: &str, name: &str) -> anyhow::Result<()> {
@@ -98,24 +211,21 @@ fn hostile_scores_at_most_a_starter(grader: &Path, lab: &str, name: &str) -> any
     Ok(())
 }
 
-/// Faults with a fixture under `labs/<lab>/fixtures/faults/`, and the check each maps to.
-///
-/// `<fault>.patch` fixes only that fault in the starter (`exercises/<lab>/src`);
-/// `<fault>.revert.patch` takes only that fix out of the solution.
-const FAULTS: &[(&str, &str)] = &[("profiling/blocking", "blocking")];
-
 /// The starter with only `fault` fixed earns `check`'s points and no more
 /// than the starter on any other check; the solution without only that fix
 /// loses `check`'s points and nothing else. Two grading runs.
+///
+/// `<fault>.patch` fixes only that fault in the starter (`exercises/<lab>/src`);
+/// `<fault>.revert.patch` takes only that fix out of the solution.
 fn fault_is_separable(
     grader: &Path,
     lab: &str,
-    fault: &str,
+    name: &str,
     check: &str,
     starter: &Value,
     solution: &Value,
 ) -> anyhow::Result<()> {
-    let name = fault.rsplit('/').next().unwrap_or(fault);
+    let fault = &format!("{lab}/{name}");
     let fixtures = root().join("labs").join(lab).join("fixtures/faults");
     let fixed = patched(&format!("exercises/{lab}/src"), &fixtures.join(format!("{name}.patch")), fault, "fixed")?;
     let reverted =
@@ -194,34 +304,6 @@ fn points(record: &Value, id: &str) -> f64 {
 
 fn path_str(path: &Path) -> anyhow::Result<&str> {
     path.to_str().context("a utf-8 path")
-}
-
-/// A copy of the profiling solution with an off-by-one in a total.
-fn wrong_answer_earns_no_speed_points(grader: &Path) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    copy_dir(&root().join("solutions/profiling/src"), &dir.path().join("src"))?;
-    let reports = dir.path().join("src/reports.rs");
-    let text = std::fs::read_to_string(&reports)?;
-    let (from, to) = ("let mut orders = 0;", "let mut orders = 1;");
-    ensure!(text.contains(from), "the mutation site `{from}` is gone from solutions/profiling/src/reports.rs");
-    std::fs::write(&reports, text.replacen(from, to, 1))?;
-
-    let record = grade(grader, "profiling", dir.path().to_str().context("utf-8 path")?, None)?;
-    let checks = record["checks"].as_array().context("checks")?;
-    for check in checks {
-        let (id, points) = (check["id"].as_str().unwrap_or("?"), check["points"].as_f64().unwrap_or(f64::NAN));
-        if id == "correctness" {
-            let evidence = check["evidence"].as_str().unwrap_or_default();
-            ensure!(check["passed"] == false, "the off-by-one passed the correctness gate");
-            if !(evidence.contains("GET /reports/customers") && evidence.contains("/orders")) {
-                bail!("the gate's evidence does not name the request and field: {evidence}");
-            }
-            eprintln!("self-check: off-by-one caught: {evidence}");
-        } else {
-            ensure!(points == 0.0, "the off-by-one still earned {points} points on {id}");
-        }
-    }
-    Ok(())
 }
 
 pub fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
