@@ -161,6 +161,10 @@ pub enum Workload {
     Leak,
     /// The concurrent mix: reports, product lookups, health checks and receipted batches.
     Load,
+    /// Reports over a single day: what a report costs that reads almost nothing.
+    Day,
+    /// Reports over the whole year: what a report costs that reads every sale.
+    Year,
 }
 
 /// The name a size or workload has on the command line and in reports (`medium`, `cpu`).
@@ -250,6 +254,9 @@ struct HeapCli<L: Lab> {
     /// Requests of the allocation workload whose allocations are counted.
     #[arg(long, default_value_t = 40)]
     requests: usize,
+    /// The workload whose allocations are counted (default: the lab's).
+    #[arg(long, value_enum)]
+    workload: Option<L::Workload>,
     /// Leak workload: requests sent before the retained heap is read.
     #[arg(long, default_value_t = 20)]
     warmup: usize,
@@ -450,7 +457,7 @@ fn run_heap<L: HeapLab>(runtime: &tokio::runtime::Runtime, cli: HeapCli<L>, serv
         None => dhat::Profiler::builder().testing().build(),
     };
     let data = L::generate(cli.data.seed, cli.data.size);
-    let allocations = L::requests(L::ALLOCATIONS, cli.data.seed, &data, cli.requests);
+    let allocations = L::requests(cli.workload.unwrap_or(L::ALLOCATIONS), cli.data.seed, &data, cli.requests);
     let leak = L::requests(L::LEAK, cli.data.seed, &data, cli.warmup + cli.leak);
     let (warmup, counted) = leak.split_at(cli.warmup.min(leak.len()));
     label_requests(allocations.iter().chain(&leak));
