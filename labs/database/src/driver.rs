@@ -164,6 +164,7 @@ impl lab_support::Counter for ProxyCounter {
             ("round_trips".to_string(), counts.round_trips),
             ("connections".to_string(), counts.connections),
             ("bytes_to_client".to_string(), counts.bytes_to_client),
+            ("rows_to_client".to_string(), counts.rows_to_client),
             ("write_units".to_string(), units as u64),
         ]))
     }

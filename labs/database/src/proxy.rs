@@ -17,6 +17,8 @@
 //! | `executes` | `Execute` (`E`): one prepared statement run |
 //! | `round_trips` | messages after which the client waits for the server: the startup packet, `Sync`, `Query`, `Flush`, a password / SASL message, `CopyDone`, `CopyFail` |
 //! | `connections` | startup packets: server connections opened |
+//! | `bytes_to_server`, `bytes_to_client` | bytes forwarded each way |
+//! | `rows_to_client` | `DataRow` (`D`) from the server: rows it sent, whatever their width |
 //! | `active_connections`, `peak_connections` | open now, and most open at once since the last reset |
 //!
 //! So `BEGIN` and `COMMIT` count as queries (sqlx sends them as `Query`),
@@ -101,6 +103,7 @@ struct Counters {
     peak: AtomicU64,
     bytes_to_server: AtomicU64,
     bytes_to_client: AtomicU64,
+    rows_to_client: AtomicU64,
 }
 
 struct Shared {
@@ -126,6 +129,7 @@ impl Shared {
             peak_connections: load(&c.peak),
             bytes_to_server: load(&c.bytes_to_server),
             bytes_to_client: load(&c.bytes_to_client),
+            rows_to_client: load(&c.rows_to_client),
         }
     }
 
@@ -142,6 +146,7 @@ impl Shared {
             &c.connections,
             &c.bytes_to_server,
             &c.bytes_to_client,
+            &c.rows_to_client,
         ] {
             counter.store(0, Ordering::SeqCst);
         }
@@ -318,10 +323,14 @@ async fn serve_connection(client: TcpStream, shared: &Arc<Shared>) -> io::Result
             down_shared.counters.bytes_to_client.fetch_add(n as u64, Ordering::Relaxed);
             // Statements are counted from the server's replies: the client
             // cannot hide one inside another's query string.
-            frames.feed(&buf[..n], |kind| {
-                if kind == b'C' {
+            frames.feed(&buf[..n], |kind| match kind {
+                b'C' => {
                     down_shared.counters.completed.fetch_add(1, Ordering::SeqCst);
                 }
+                b'D' => {
+                    down_shared.counters.rows_to_client.fetch_add(1, Ordering::SeqCst);
+                }
+                _ => {}
             });
             if client_write.write_all(&buf[..n]).await.is_err() {
                 break;

@@ -254,6 +254,8 @@ pub struct ProxyCounts {
     pub peak_connections: u64,
     pub bytes_to_server: u64,
     pub bytes_to_client: u64,
+    /// Rows the server sent (its `DataRow` messages), whatever their width.
+    pub rows_to_client: u64,
 }
 
 impl ProxyCounts {
@@ -271,6 +273,7 @@ impl ProxyCounts {
             peak_connections: self.peak_connections,
             bytes_to_server: self.bytes_to_server.saturating_sub(before.bytes_to_server),
             bytes_to_client: self.bytes_to_client.saturating_sub(before.bytes_to_client),
+            rows_to_client: self.rows_to_client.saturating_sub(before.rows_to_client),
         }
     }
 }
