@@ -1,8 +1,9 @@
-//! Lab 24: queries per request counted by a wire-protocol proxy outside the
-//! service, EXPLAIN plans on the target's own schema, the pool's behaviour
-//! under a locked table, and interleaved latency ratios with a round-trip
-//! delay; all gated on answers equal to the baseline's. How each driver verb
-//! is used is in `labs/database/GRADER.md`.
+//! Lab 24: queries, rows and commits per request counted by a wire-protocol
+//! proxy outside the service, EXPLAIN plans on the target's own schema, rows
+//! PostgreSQL reads for a deep page (its own statistics) and the pool's
+//! behaviour under a locked table; no clock, so each fault moves one count.
+//! All gated on answers equal to the baseline's. How each driver verb is used
+//! is in `labs/database/GRADER.md`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,13 +13,12 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::Context;
-use super::pipeline::{Method, Sides, Stop, Tools, kit, paired_rounds, tgt};
+use super::pipeline::{Method, Sides, Stop, Tools, kit, tgt};
 use crate::build::Binaries;
 use crate::measure::{RUN_LIMIT, compare_answers, message as run_verb, read_answers};
 use crate::process::RunError;
 use crate::record::Measurement;
 use crate::rubric::{MethodKind, Rubric};
-use crate::stats::{median, median_interval};
 
 /// The rubric's `[workload]` table; a key the lab does not read is refused.
 #[derive(Debug, serde::Deserialize)]
@@ -26,13 +26,9 @@ use crate::stats::{median, median_interval};
 pub struct Settings {
     size: String,
     seed_budget_s: u64,
-    proxy_delay_ms: usize,
     gate_requests: usize,
     count_requests: usize,
     count_warmup: usize,
-    latency_rounds: usize,
-    latency_requests: usize,
-    latency_warmup: usize,
     pool_concurrency: usize,
     pool_hold_ms: usize,
     max_connections_opened: usize,
@@ -163,7 +159,6 @@ impl Method for Database {
             failures(pool.0.passed, base_opened),
             failures(pool.1.passed, cand_opened),
         ));
-        measurements.extend(latency(ctx, w, base, cand, proxy, &seed, &size).await?);
         Ok(measurements)
     }
 
@@ -176,9 +171,10 @@ impl Method for Database {
     }
 }
 
-/// What a counted run's proxy saw, per request: queries, bytes, commits that wrote, connections.
+/// What a counted run's proxy saw, per request: queries, rows and bytes sent back, commits that wrote, connections.
 struct Counted {
     queries: f64,
+    rows_to_client: f64,
     bytes_to_client: f64,
     write_units: f64,
     connections: f64,
@@ -188,6 +184,7 @@ struct Counted {
 fn counted(report: RunReport) -> Result<Counted, String> {
     Ok(Counted {
         queries: report.counter("queries")?.per_request,
+        rows_to_client: report.counter("rows_to_client")?.per_request,
         bytes_to_client: report.counter("bytes_to_client")?.per_request,
         write_units: report.counter("write_units")?.per_request,
         connections: report.counter("connections")?.total as f64,
@@ -213,10 +210,11 @@ struct Proxy {
     _child: Child,
 }
 
-async fn start_proxy(proxy: &Path, delay_ms: usize) -> Result<Proxy, Stop> {
+/// Counts need no network delay: the proxy forwards at once.
+async fn start_proxy(proxy: &Path) -> Result<Proxy, Stop> {
     let mut command = Command::new(proxy);
     command
-        .args(["--delay-ms", &delay_ms.to_string(), "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0"])
+        .args(["--delay-ms", "0", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -232,7 +230,6 @@ async fn start_proxy(proxy: &Path, delay_ms: usize) -> Result<Proxy, Stop> {
     Ok(Proxy { address: ready.proxy, control: ready.control, _child: child })
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn counted_run(
     side: &Side,
     seed: &str,
@@ -240,14 +237,22 @@ async fn counted_run(
     workload: &str,
     requests: usize,
     warmup: usize,
-    via: &str,
-    control: Option<&str>,
+    proxy: &Proxy,
 ) -> Result<RunReport, RunError> {
     let (requests, warmup) = (requests.to_string(), warmup.to_string());
-    let mut extra = vec!["--reuse", "--workload", workload, "--requests", &requests, "--warmup", &warmup, "--via", via];
-    if let Some(control) = control {
-        extra.extend(["--proxy-control", control]);
-    }
+    let extra = [
+        "--reuse",
+        "--workload",
+        workload,
+        "--requests",
+        &requests,
+        "--warmup",
+        &warmup,
+        "--via",
+        &proxy.address,
+        "--proxy-control",
+        &proxy.control,
+    ];
     run_verb(&side.driver, &verb("run", seed, size, &side.database, &extra), RUN_LIMIT).await
 }
 
@@ -261,17 +266,13 @@ async fn counts(
     size: &str,
 ) -> Result<Vec<Measurement>, Stop> {
     let (requests, warmup) = (w.count_requests, w.count_warmup);
-    let proxy = start_proxy(proxy, w.proxy_delay_ms).await?;
+    let proxy = start_proxy(proxy).await?;
     let mut per_workload = Vec::new();
     let mut connections = (0.0, 0.0);
     for workload in ["list", "detail", "filter", "report", "write"] {
         ctx.progress.phase(format!("counting queries through the proxy: {workload}"));
-        let b = counted_run(base, seed, size, workload, requests, warmup, &proxy.address, Some(&proxy.control))
-            .await
-            .map_err(kit)?;
-        let t = counted_run(cand, seed, size, workload, requests, warmup, &proxy.address, Some(&proxy.control))
-            .await
-            .map_err(tgt)?;
+        let b = counted_run(base, seed, size, workload, requests, warmup, &proxy).await.map_err(kit)?;
+        let t = counted_run(cand, seed, size, workload, requests, warmup, &proxy).await.map_err(tgt)?;
         let (b, t) = (counted(b).map_err(kit)?, counted(t).map_err(tgt)?);
         connections.0 += b.connections;
         connections.1 += t.connections;
@@ -295,9 +296,17 @@ async fn counts(
         if *workload == "report" {
             out.push(Measurement::counted(
                 MethodKind::Count,
+                "rows_per_report",
+                "rows/request",
+                method("rows PostgreSQL sent the service for the report workload (DataRow messages)"),
+                b.rows_to_client,
+                t.rows_to_client,
+            ));
+            out.push(Measurement::counted(
+                MethodKind::Count,
                 "bytes_per_report",
                 "bytes/request",
-                method("bytes PostgreSQL sent for the report workload"),
+                method("bytes PostgreSQL sent the service for the report workload"),
                 b.bytes_to_client,
                 t.bytes_to_client,
             ));
@@ -384,56 +393,56 @@ async fn pool(ctx: &Context<'_>, w: &Settings, base: &Side, cand: &Side) -> Resu
     Ok((b, t))
 }
 
-async fn latency(
-    ctx: &Context<'_>,
-    w: &Settings,
-    base: &Side,
-    cand: &Side,
-    proxy: &Path,
-    seed: &str,
-    size: &str,
-) -> Result<Vec<Measurement>, Stop> {
-    let (rounds, requests, warmup, delay) = (w.latency_rounds, w.latency_requests, w.latency_warmup, w.proxy_delay_ms);
-    let base_proxy = start_proxy(proxy, delay).await?;
-    let cand_proxy = start_proxy(proxy, delay).await?;
-    let per_request_ns = |v: &RunReport| -> Vec<f64> { v.per_request.iter().map(|r| r.ns as f64).collect() };
-    let mut out = Vec::new();
-    for (workload, id) in [("list", "list_latency"), ("deep", "deep_page_latency"), ("report", "report_latency")] {
-        let pairs = paired_rounds(
-            rounds,
-            |round| ctx.progress.phase(format!("timing {workload}: round {round}/{rounds}")),
-            || async {
-                let run = counted_run(base, seed, size, workload, requests, warmup, &base_proxy.address, None);
-                run.await.map(|r| per_request_ns(&r)).map_err(kit)
-            },
-            || async {
-                let run = counted_run(cand, seed, size, workload, requests, warmup, &cand_proxy.address, None);
-                run.await.map(|r| per_request_ns(&r)).map_err(tgt)
-            },
-        )
-        .await?;
-        let (mut ratios, mut base_ns, mut cand_ns) = (Vec::new(), Vec::new(), Vec::new());
-        for (b, t) in pairs {
-            if b.len() != t.len() || b.is_empty() {
-                return Err(tgt(format!("timed {} requests of {workload}, the baseline {}", t.len(), b.len())));
-            }
-            ratios.extend(b.iter().zip(&t).map(|(b, t)| b / t.max(1.0)));
-            base_ns.extend(b);
-            cand_ns.extend(t);
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use lab_protocol::{CounterTotal, RunReport};
+
+    use super::counted;
+    use crate::rubric::MethodKind;
+
+    fn report(counters: &[&str]) -> RunReport {
+        let counts: BTreeMap<String, CounterTotal> =
+            counters.iter().map(|name| (name.to_string(), CounterTotal { total: 6, per_request: 2.0 })).collect();
+        RunReport {
+            lab: "database".into(),
+            workload: "report".into(),
+            seed: 7,
+            requests: 3,
+            elapsed_ns: 1,
+            statuses: BTreeMap::from([(200, 3)]),
+            per_request: Vec::new(),
+            counts: Some(counts),
         }
-        let interval = median_interval(&ratios);
-        out.push(Measurement::new(
-            MethodKind::PairedRounds,
-            id,
-            "ms/request",
-            format!(
-                "{workload} workload through pg-count-proxy with {delay} ms per round trip; {rounds} alternating rounds of {requests} paired requests"
-            ),
-            median(&base_ns) / 1e6,
-            median(&cand_ns) / 1e6,
-            interval,
-            ratios.len(),
-        ));
     }
-    Ok(out)
+
+    #[test]
+    fn a_counted_run_without_the_rows_counter_is_an_error_not_a_zero() {
+        let all = ["queries", "rows_to_client", "bytes_to_client", "write_units", "connections"];
+        let read = counted(report(&all)).expect("every counter is there");
+        assert_eq!((read.rows_to_client, read.connections), (2.0, 6.0));
+        let err = counted(report(&["queries", "bytes_to_client", "write_units", "connections"])).err();
+        assert!(err.is_some_and(|e| e.contains("rows_to_client")));
+    }
+
+    #[test]
+    fn every_fault_of_lab_24_has_its_own_check_and_none_is_timed() {
+        let kit = crate::build::Kit::discover(None).expect("tests run inside the kit");
+        let rubric = kit.rubric("database").expect("rubric loads");
+        let mut checks: Vec<&str> = rubric.faults.iter().map(|f| f.check.as_str()).collect();
+        assert_eq!(checks.len(), 6, "six faults in the starter");
+        checks.sort_unstable();
+        checks.dedup();
+        assert_eq!(checks.len(), 6, "two faults share a check");
+        for check in &rubric.checks {
+            assert!(
+                matches!(check.method, None | Some(MethodKind::Count | MethodKind::LabSpecific)),
+                "{} is measured by {:?}: every lab 24 check is a count or a plan",
+                check.id,
+                check.method
+            );
+        }
+        assert_eq!(rubric.max_score(), 100.0);
+    }
 }
