@@ -43,8 +43,8 @@ fn driver(binary: &Path, verb: &str, data: &[String]) -> Command {
     command
 }
 
-/// Instructions callgrind counted for `run --requests n`.
-async fn callgrind_total(binary: &Path, data: &[String], requests: usize) -> Result<u64, RunError> {
+/// Instructions callgrind counted for `run --workload <workload> --requests n`.
+pub async fn callgrind_total(binary: &Path, data: &[String], workload: &str, requests: usize) -> Result<u64, RunError> {
     let dir = tempfile::tempdir().map_err(|err| RunError::Spawn(err.to_string()))?;
     let mut command = Command::new("valgrind");
     command
@@ -53,7 +53,7 @@ async fn callgrind_total(binary: &Path, data: &[String], requests: usize) -> Res
         .arg(binary)
         .arg("run")
         .args(data)
-        .args(["--workload", "cpu", "--requests", &requests.to_string(), "--totals-only"]);
+        .args(["--workload", workload, "--requests", &requests.to_string(), "--totals-only"]);
     let output = run(command, RUN_LIMIT).await?;
     parse_collected(&output.stderr).ok_or_else(|| RunError::Failed("callgrind printed no instruction count".into()))
 }
@@ -68,8 +68,14 @@ pub fn parse_collected(stderr: &str) -> Option<u64> {
 
 /// Instructions per request: the difference between a run of `n` requests
 /// and a run of none, so data generation and start-up cancel out exactly.
-pub async fn callgrind_per_request(binary: &Path, data: &[String], requests: usize) -> Result<f64, RunError> {
-    let (setup, loaded) = tokio::join!(callgrind_total(binary, data, 0), callgrind_total(binary, data, requests));
+pub async fn callgrind_per_request(
+    binary: &Path,
+    data: &[String],
+    workload: &str,
+    requests: usize,
+) -> Result<f64, RunError> {
+    let (setup, loaded) =
+        tokio::join!(callgrind_total(binary, data, workload, 0), callgrind_total(binary, data, workload, requests));
     let (setup, loaded) = (setup?, loaded?);
     Ok(loaded.saturating_sub(setup) as f64 / requests.max(1) as f64)
 }
@@ -88,10 +94,16 @@ pub async fn message<T: DeserializeOwned, S: AsRef<std::ffi::OsStr>>(
 
 /// Wall-clock nanoseconds per request of one `run` of the cpu mix (the
 /// fallback without valgrind; pair it with the other side's in rounds).
-pub async fn ns_per_request(binary: &Path, data: &[String], requests: usize) -> Result<f64, RunError> {
+pub async fn ns_per_request(binary: &Path, data: &[String], workload: &str, requests: usize) -> Result<f64, RunError> {
     let mut args = vec!["run".to_string()];
     args.extend_from_slice(data);
-    args.extend(["--workload".into(), "cpu".into(), "--requests".into(), requests.to_string(), "--totals-only".into()]);
+    args.extend([
+        "--workload".into(),
+        workload.into(),
+        "--requests".into(),
+        requests.to_string(),
+        "--totals-only".into(),
+    ]);
     let summary: RunReport = message(binary, &args, RUN_LIMIT).await?;
     Ok(summary.elapsed_ns as f64 / requests.max(1) as f64)
 }
@@ -100,12 +112,15 @@ pub async fn ns_per_request(binary: &Path, data: &[String], requests: usize) -> 
 pub async fn heap(
     binary: &Path,
     data: &[String],
+    workload: &str,
     requests: usize,
     warmup: usize,
     leak: usize,
 ) -> Result<HeapReport, RunError> {
     let mut command = Command::new(binary);
     command.args(data).args([
+        "--workload",
+        workload,
         "--requests",
         &requests.to_string(),
         "--warmup",
@@ -257,5 +272,58 @@ mod tests {
         let wrong_status = vec![exchange("/a", 500, 1)];
         assert_eq!(compare_answers(&want, &wrong_status).expect("differs").detail, "expected status 200, got 500");
         assert_eq!(compare_answers(&want, &want[..1]).expect("differs").detail, "no answer");
+    }
+}
+
+/// Counts of the trusted baseline, kept between grading runs.
+///
+/// Callgrind's and dhat's counts of one binary on one input repeat exactly,
+/// so a run that grades several targets on the same seed (the self-check,
+/// a class) measures the baseline once. The key is the binary's bytes and
+/// the arguments; only the kit's own baseline is ever cached, never a
+/// target's.
+pub mod baseline_cache {
+    use std::future::Future;
+    use std::path::{Path, PathBuf};
+
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+
+    use crate::process::RunError;
+
+    fn file(target_dir: &Path, binary: &Path, key: &str) -> Option<PathBuf> {
+        let bytes = std::fs::read(binary).ok()?;
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in bytes.iter().chain(b"\0").chain(key.as_bytes()) {
+            hash = (hash ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+        Some(target_dir.join("grader").join("baseline-counts").join(format!("{hash:016x}.json")))
+    }
+
+    /// The cached value for `binary` and `key`, or `measure`'s, then kept.
+    pub async fn get<T, F>(target_dir: &Path, binary: &Path, key: &str, measure: F) -> Result<T, RunError>
+    where
+        T: Serialize + DeserializeOwned,
+        F: Future<Output = Result<T, RunError>>,
+    {
+        let path = file(target_dir, binary, key);
+        if let Some(kept) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok())
+            && let Ok(value) = serde_json::from_str(&kept)
+        {
+            return Ok(value);
+        }
+        let value = measure.await?;
+        if let Some(path) = path
+            && let Some(dir) = path.parent()
+            && std::fs::create_dir_all(dir).is_ok()
+            && let Ok(text) = serde_json::to_string(&value)
+        {
+            // Written whole then renamed, so a reader never sees half a file.
+            let partial = path.with_extension("partial");
+            if std::fs::write(&partial, text).is_ok() {
+                let _ = std::fs::rename(&partial, &path);
+            }
+        }
+        Ok(value)
     }
 }

@@ -53,29 +53,33 @@ pub fn labs() -> anyhow::Result<Vec<String>> {
     Ok(labs)
 }
 
-pub fn run() -> anyhow::Result<()> {
+pub fn run(only: &[String]) -> anyhow::Result<()> {
     let grader = grader()?;
-    for lab in labs()? {
-        let starter = grade(&grader, &lab, "exercise", None)?;
+    // One seed for the whole self-check: the baseline's exact counts are
+    // then measured once and reused by every fixture graded after it.
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs());
+    eprintln!("self-check: every grading uses seed {seed}");
+    for lab in labs()?.into_iter().filter(|lab| only.is_empty() || only.contains(lab)) {
+        let starter = grade(&grader, &lab, "exercise", Some(seed))?;
         let score = starter["score"].as_f64().unwrap_or(f64::NAN);
         ensure!(starter["status"] == "graded", "{lab} starter was not graded: {}", starter["reason"]);
         ensure!(score <= STARTER_MAX, "{lab}: the untouched starter scores {score}, above {STARTER_MAX}");
         eprintln!("self-check: {lab} starter scores {score} (at most {STARTER_MAX}) ok");
 
-        let solution = grade(&grader, &lab, "solution", None)?;
+        let solution = grade(&grader, &lab, "solution", Some(seed))?;
         let score = solution["score"].as_f64().unwrap_or(f64::NAN);
         ensure!(solution["status"] == "graded", "{lab} solution was not graded: {}", solution["reason"]);
         ensure!(score >= SOLUTION_MIN, "{lab}: the solution scores {score}, below {SOLUTION_MIN}");
         eprintln!("self-check: {lab} solution scores {score} (at least {SOLUTION_MIN}) ok");
 
         for fault in faults(&lab)? {
-            fault_is_separable(&grader, &lab, &fault.id, &fault.check, &starter, &solution)?;
+            fault_is_separable(&grader, &lab, &fault.id, &fault.check, (&starter, &solution), seed)?;
         }
         for mutant in mutants(&lab)? {
-            mutant_is_caught(&grader, &lab, &mutant)?;
+            mutant_is_caught(&grader, &lab, &mutant, seed)?;
         }
         for name in fixture_names(&lab, "hostile")? {
-            hostile_scores_at_most_a_starter(&grader, &lab, &name)?;
+            hostile_scores_at_most_a_starter(&grader, &lab, &name, seed)?;
         }
     }
     Ok(())
@@ -168,10 +172,10 @@ fn mutants(lab: &str) -> anyhow::Result<Vec<Mutant>> {
 
 /// The solution with one planted mistake loses what the mutant says: its
 /// check earns nothing (a failed gate takes every measured check with it).
-fn mutant_is_caught(grader: &Path, lab: &str, mutant: &Mutant) -> anyhow::Result<()> {
+fn mutant_is_caught(grader: &Path, lab: &str, mutant: &Mutant, seed: u64) -> anyhow::Result<()> {
     let patch = root().join("labs").join(lab).join("fixtures/mutants").join(format!("{}.patch", mutant.id));
     let folder = patched(&format!("solutions/{lab}/src"), &patch, &format!("{lab}/{}", mutant.id), "mutant")?;
-    let record = grade(grader, lab, path_str(&folder)?, None)?;
+    let record = grade(grader, lab, path_str(&folder)?, Some(seed))?;
     ensure!(record["status"] == "graded", "{lab}/{}: the mutant was not graded: {}", mutant.id, record["reason"]);
     let checks = record["checks"].as_array().context("checks")?;
     let check =
@@ -199,10 +203,10 @@ fn mutant_is_caught(grader: &Path, lab: &str, mutant: &Mutant) -> anyhow::Result
 }
 
 /// A hostile fixture scores no more than an untouched starter may.
-fn hostile_scores_at_most_a_starter(grader: &Path, lab: &str, name: &str) -> anyhow::Result<()> {
+fn hostile_scores_at_most_a_starter(grader: &Path, lab: &str, name: &str, seed: u64) -> anyhow::Result<()> {
     let patch = root().join("labs").join(lab).join("fixtures/hostile").join(format!("{name}.patch"));
     let folder = patched(&format!("solutions/{lab}/src"), &patch, &format!("{lab}/{name}"), "hostile")?;
-    let record = grade(grader, lab, path_str(&folder)?, None)?;
+    let record = grade(grader, lab, path_str(&folder)?, Some(seed))?;
     let score = record["score"].as_f64().unwrap_or(f64::NAN);
     ensure!(score <= STARTER_MAX, "{lab}/{name}: the hostile fixture scores {score}, above {STARTER_MAX}");
     let gate = record["checks"].as_array().and_then(|checks| checks.iter().find(|c| c["id"] == "correctness"));
@@ -222,8 +226,8 @@ fn fault_is_separable(
     lab: &str,
     name: &str,
     check: &str,
-    starter: &Value,
-    solution: &Value,
+    (starter, solution): (&Value, &Value),
+    seed: u64,
 ) -> anyhow::Result<()> {
     let fault = &format!("{lab}/{name}");
     let fixtures = root().join("labs").join(lab).join("fixtures/faults");
@@ -231,8 +235,8 @@ fn fault_is_separable(
     let reverted =
         patched(&format!("solutions/{lab}/src"), &fixtures.join(format!("{name}.revert.patch")), fault, "reverted")?;
 
-    let fixed = grade(grader, lab, path_str(&fixed)?, None)?;
-    let reverted = grade(grader, lab, path_str(&reverted)?, None)?;
+    let fixed = grade(grader, lab, path_str(&fixed)?, Some(seed))?;
+    let reverted = grade(grader, lab, path_str(&reverted)?, Some(seed))?;
     for (record, who) in [(&fixed, "the starter with only this fix"), (&reverted, "the solution without this fix")] {
         ensure!(record["status"] == "graded", "{fault}: {who} was not graded: {}", record["reason"]);
     }

@@ -180,6 +180,7 @@ pub struct Shape {
 pub fn shape(size: Size) -> Shape {
     match size {
         Size::Tiny => Shape { customers: 60, products: 40, orders: 600, reviews: 240 },
+        Size::Small => Shape { customers: 10_000, products: 1_000, orders: 100_000, reviews: 20_000 },
         Size::Medium => Shape { customers: 20_000, products: 2_000, orders: 200_000, reviews: 40_000 },
         Size::Large => Shape { customers: 100_000, products: 5_000, orders: 1_000_000, reviews: 200_000 },
     }

@@ -64,6 +64,7 @@ struct Shape {
 fn shape(size: Size) -> Shape {
     match size {
         Size::Tiny => Shape { products: 24, customers: 40, sales: 400, receipt_rounds: 100 },
+        Size::Small => Shape { products: 150, customers: 750, sales: 2_500, receipt_rounds: RECEIPT_ROUNDS },
         Size::Medium => Shape { products: 300, customers: 1_500, sales: 5_000, receipt_rounds: RECEIPT_ROUNDS },
         Size::Large => Shape { products: 1_500, customers: 8_000, sales: 40_000, receipt_rounds: RECEIPT_ROUNDS },
     }

@@ -6,8 +6,9 @@
 //! - `cpu`: every endpoint, writes and refusals included, without receipts
 //!   (their cost is the same for everyone, so it stays out of the counts).
 //! - `leak`: distinct reports, for the heap left behind.
-//! - `day` and `year`: reports over one day and over the whole year, every
-//!   region; the difference between them is what grows with a report's size.
+//! - `day` and `year`: top-products and customers reports over one day and
+//!   over the whole year, every region; the difference between them is what
+//!   a report costs per sale it reads.
 //! - `load`: the concurrent mix: reports, product lookups, health checks and
 //!   one batch in ten asking for a signed receipt. The grader's blocking
 //!   check sends those batches from a few clients at once and times the
@@ -81,15 +82,16 @@ fn report_request(i: usize, rng: &mut ChaCha8Rng) -> Req {
     }
 }
 
-/// A report over `days` days from a random start, all regions, cycling
-/// through the three kinds; a year-long one reads every sale in the log.
+/// A report over `days` days from a random start, all regions, top
+/// products and customers in turn: their answers are the same size whatever
+/// the range, so a year-long one differs from a one-day one only in the
+/// sales it reads (every sale in the log).
 fn span_request(i: usize, rng: &mut ChaCha8Rng, days: u16) -> Req {
     let start = rng.random_range(1..=366 - days);
     let (from, to) = (day(start), day(start + days - 1));
-    match i % 3 {
+    match i % 2 {
         0 => Req::get(format!("/reports/top-products?from={from}&to={to}&limit=20")),
-        1 => Req::get(format!("/reports/customers?from={from}&to={to}")),
-        _ => Req::get(format!("/reports/daily?from={from}&to={to}")),
+        _ => Req::get(format!("/reports/customers?from={from}&to={to}")),
     }
 }
 

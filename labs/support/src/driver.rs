@@ -146,6 +146,8 @@ pub trait HeapLab: Lab {
 pub enum Size {
     /// A few hundred rows: contract tests.
     Tiny,
+    /// Half of medium: with medium, shows how a cost grows with the data.
+    Small,
     /// What the grader measures on.
     Medium,
     /// For exploring by hand: the slow paths hurt more.
