@@ -52,6 +52,10 @@ enum Command {
         /// Seed of data and workloads (default: a fresh one each run).
         #[arg(long)]
         seed: Option<u64>,
+        /// Measure only this check (and the correctness gate); the others
+        /// earn nothing and say they were not measured. Needs `--lab`.
+        #[arg(long, requires = "lab")]
+        only: Option<String>,
     },
     /// Load-test a target beside the baseline on loopback: throughput and p50/p95/p99.
     Load {
@@ -114,9 +118,13 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let kit = Kit::discover(cli.kit.clone())?;
     match cli.command {
-        None => grade(&kit, None, "exercise", None, None, cli.quiet, true).await,
-        Some(Command::Grade { lab, target, json, seed }) => {
-            grade(&kit, lab, &target, json, seed, cli.quiet, false).await
+        None => {
+            let options = GradeOptions { json: None, seed: None, only: None, quiet: cli.quiet, scorecard_only: true };
+            grade(&kit, None, "exercise", options).await
+        }
+        Some(Command::Grade { lab, target, json, seed, only }) => {
+            let options = GradeOptions { json, seed, only, quiet: cli.quiet, scorecard_only: false };
+            grade(&kit, lab, &target, options).await
         }
         Some(Command::Load { lab, target, url, requests, concurrency, seed }) => {
             let load = LoadArgs { requests, concurrency, seed, quiet: cli.quiet };
@@ -141,22 +149,43 @@ fn resolve_labs(kit: &Kit, lab: Option<String>) -> anyhow::Result<Vec<String>> {
     }
 }
 
-async fn grade(
-    kit: &Kit,
-    lab: Option<String>,
-    target: &str,
+/// How `grade` runs and reports.
+struct GradeOptions {
     json: Option<PathBuf>,
     seed: Option<u64>,
+    only: Option<String>,
     quiet: bool,
     scorecard_only: bool,
-) -> anyhow::Result<()> {
+}
+
+async fn grade(kit: &Kit, lab: Option<String>, target: &str, options: GradeOptions) -> anyhow::Result<()> {
+    let GradeOptions { json, seed, only, quiet, scorecard_only } = options;
     let labs = resolve_labs(kit, lab)?;
     let target = Target::parse(target).map_err(Usage)?;
+    let only = match (&only, labs.as_slice()) {
+        (Some(check), [lab]) => {
+            let rubric = kit.rubric(lab)?;
+            let spec = rubric.checks.iter().find(|c| &c.id == check);
+            match spec.and_then(|c| c.measurement.clone()) {
+                Some(measurement) => Some(measurement),
+                None => {
+                    let ids: Vec<&str> =
+                        rubric.checks.iter().filter(|c| c.measurement.is_some()).map(|c| c.id.as_str()).collect();
+                    return Err(Usage(format!(
+                        "--only {check:?}: no measured check of {lab} has that id (checks: {})",
+                        ids.join(", ")
+                    ))
+                    .into());
+                }
+            }
+        }
+        _ => None,
+    };
     let seed = seed.unwrap_or_else(crate::environment::fresh_seed);
     let valgrind = measure::valgrind_version();
     let environment = crate::environment::capture(seed, valgrind.clone(), &kit.root, &kit.editable()?);
     let progress = Progress::new(quiet);
-    let ctx = Context { kit, seed, progress: &progress, valgrind };
+    let ctx = Context { kit, seed, progress: &progress, valgrind, only };
     let mut record = Record { labs: Vec::new(), environment };
     for lab in &labs {
         let rubric = kit.rubric(lab)?;

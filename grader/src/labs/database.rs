@@ -137,9 +137,20 @@ impl Method for Database {
         let proxy = tools.get("pg-count-proxy").ok_or_else(|| kit("rubric [tools] names no pg-count-proxy"))?;
         let (base, cand) = (&seeded.base, &seeded.cand);
         let (seed, size) = (ctx.seed.to_string(), w.size.clone());
-        let mut measurements = counts(ctx, w, base, cand, proxy, &seed, &size).await?;
-        measurements.push(plans(ctx, base, cand, &seed, &size).await?);
-        measurements.push(rows_read(ctx, w, base, cand, &seed, &size).await?);
+        let mut measurements = Vec::new();
+        // The pool check also reads the connections the counted runs opened.
+        if ctx.wants(&["queries_per_list_page", "rows_per_report", "write_units_per_review", "pool_failures"]) {
+            measurements = counts(ctx, w, base, cand, proxy, &seed, &size).await?;
+        }
+        if ctx.wants(&["filter_plan_misses"]) {
+            measurements.push(plans(ctx, base, cand, &seed, &size).await?);
+        }
+        if ctx.wants(&["orders_rows_per_deep_page"]) {
+            measurements.push(rows_read(ctx, w, base, cand, &seed, &size).await?);
+        }
+        if !ctx.wants(&["pool_failures"]) {
+            return Ok(measurements);
+        }
         let pool = pool(ctx, w, base, cand).await?;
         let opened = measurements.iter().find(|m| m.id == "connections_opened").map(|m| (m.baseline, m.target));
         let (base_opened, cand_opened) = opened.unwrap_or((0.0, 0.0));

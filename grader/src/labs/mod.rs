@@ -21,6 +21,16 @@ pub struct Context<'a> {
     pub progress: &'a Progress,
     /// `valgrind --version` when instruction counts are available.
     pub valgrind: Option<String>,
+    /// `grade --only`: the one measurement to take (the self-check grades a
+    /// fault's revert on its own check); `None` measures everything.
+    pub only: Option<String>,
+}
+
+impl Context<'_> {
+    /// Whether this run takes any of `measurements`.
+    pub fn wants(&self, measurements: &[&str]) -> bool {
+        self.only.as_deref().is_none_or(|only| measurements.contains(&only))
+    }
 }
 
 /// Grades `target` on `lab`.

@@ -85,9 +85,17 @@ impl Method for Profiling {
         _: &Tools,
         data: &Vec<String>,
     ) -> Result<Vec<Measurement>, Stop> {
-        let mut measurements = instructions(ctx, w, &sides.baseline, &sides.target, data).await?;
-        measurements.extend(heap(ctx, w, &sides.baseline, &sides.target, data).await?);
-        measurements.push(blocking(ctx, w, &sides.baseline, &sides.target, data).await?);
+        let (baseline, target) = (&sides.baseline, &sides.target);
+        let mut measurements = Vec::new();
+        if ctx.wants(&["instructions_per_one_day_report", "cost_growth_when_the_log_doubles"]) {
+            measurements.extend(instructions(ctx, w, baseline, target, data).await?);
+        }
+        if ctx.wants(&["allocations_per_year_of_sales", "retained_bytes_per_request"]) {
+            measurements.extend(heap(ctx, w, baseline, target, data).await?);
+        }
+        if ctx.wants(&["lookup_wait_share_while_signing"]) {
+            measurements.push(blocking(ctx, w, baseline, target, data).await?);
+        }
         Ok(measurements)
     }
 }
