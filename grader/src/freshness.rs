@@ -24,37 +24,19 @@ fn record_path(target_dir: &Path) -> PathBuf {
 #[derive(Debug, Deserialize)]
 struct Metadata {
     packages: Vec<Package>,
-    resolve: Resolve,
 }
 
 #[derive(Debug, Deserialize)]
 struct Package {
-    id: String,
     name: String,
     manifest_path: PathBuf,
-    /// `None` for a path package: one of the workspace's own.
-    source: Option<String>,
+    dependencies: Vec<Dependency>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Resolve {
-    nodes: Vec<Node>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Node {
-    id: String,
-    deps: Vec<Dep>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Dep {
-    pkg: String,
-    dep_kinds: Vec<DepKind>,
-}
-
-#[derive(Debug, Deserialize)]
-struct DepKind {
+struct Dependency {
+    /// Set for a path dependency: the folder of its manifest.
+    path: Option<PathBuf>,
     /// `None` for a normal dependency, `"dev"` or `"build"`.
     kind: Option<String>,
 }
@@ -68,27 +50,31 @@ pub fn changed(
     package: &str,
     target_dir: &Path,
 ) -> anyhow::Result<(Vec<String>, BTreeMap<String, String>)> {
+    // `--no-deps`: the workspace's own manifests only, so nothing need be
+    // downloaded (a full resolve reads every registry crate's manifest).
     let output = std::process::Command::new(cargo)
-        .args(["metadata", "--offline", "--format-version", "1", "--manifest-path"])
+        .args(["metadata", "--offline", "--no-deps", "--format-version", "1", "--manifest-path"])
         .arg(manifest)
         .output()
         .context("running cargo metadata")?;
     anyhow::ensure!(output.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
     let metadata: Metadata = serde_json::from_slice(&output.stdout).context("reading cargo metadata")?;
-    let local: BTreeMap<&str, &Package> =
-        metadata.packages.iter().filter(|p| p.source.is_none()).map(|p| (p.id.as_str(), p)).collect();
-    let nodes: BTreeMap<&str, &Node> = metadata.resolve.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
-    let root = local.values().find(|p| p.name == package).with_context(|| format!("no package {package}"))?;
+    let dir_of = |p: &Package| p.manifest_path.parent().map(Path::to_path_buf);
+    let root =
+        metadata.packages.iter().position(|p| p.name == package).with_context(|| format!("no package {package}"))?;
     // The package and the path packages it depends on (not dev-dependencies: a release build of bins skips them).
-    let mut closure = vec![root.id.as_str()];
+    let mut closure = vec![root];
     let mut next = 0;
     while next < closure.len() {
-        let id = closure[next];
+        let current = &metadata.packages[closure[next]];
         next += 1;
-        for dep in nodes.get(id).map(|n| n.deps.as_slice()).unwrap_or_default() {
-            let built = dep.dep_kinds.iter().any(|k| k.kind.as_deref() != Some("dev"));
-            if built && local.contains_key(dep.pkg.as_str()) && !closure.contains(&dep.pkg.as_str()) {
-                closure.push(dep.pkg.as_str());
+        for dep in &current.dependencies {
+            let (Some(path), false) = (&dep.path, dep.kind.as_deref() == Some("dev")) else { continue };
+            let found = metadata.packages.iter().position(|p| dir_of(p).as_deref() == Some(path.as_path()));
+            if let Some(index) = found
+                && !closure.contains(&index)
+            {
+                closure.push(index);
             }
         }
     }
@@ -98,8 +84,8 @@ pub fn changed(
         .unwrap_or_default();
     let mut now = BTreeMap::new();
     let mut stale = Vec::new();
-    for id in closure {
-        let package = local[id];
+    for index in closure {
+        let package = &metadata.packages[index];
         let dir = package.manifest_path.parent().context("a manifest sits in a folder")?;
         let digest = format!("{:016x}", digest(dir)?);
         if recorded.get(&package.name) != Some(&digest) {
@@ -175,6 +161,24 @@ mod tests {
         assert_eq!(digest(dir.path()).unwrap(), first);
         std::fs::write(dir.path().join("src/lib.rs"), "pub fn b() {}\n").unwrap();
         assert_ne!(digest(dir.path()).unwrap(), first);
+    }
+
+    #[test]
+    fn a_package_is_built_from_its_path_dependencies_and_not_its_dev_ones() {
+        let kit = lab_protocol::kit::root_from_current_dir().expect("tests run inside the kit");
+        let target = tempfile::tempdir().expect("tempdir");
+        let (stale, now) = changed("cargo", &kit.join("Cargo.toml"), "exercise-profiling", target.path()).unwrap();
+        let names: Vec<&str> = now.keys().map(String::as_str).collect();
+        // Nothing recorded yet, so everything it is built from is stale.
+        assert_eq!(stale.len(), names.len());
+        for built_from in ["exercise-profiling", "lab-profiling", "lab-support", "lab-protocol"] {
+            assert!(names.contains(&built_from), "{names:?}");
+        }
+        // baseline-profiling is only a dev-dependency (benches), so a release build of the bins skips it.
+        assert!(!names.contains(&"baseline-profiling"), "{names:?}");
+        record(target.path(), now).unwrap();
+        let (stale, _) = changed("cargo", &kit.join("Cargo.toml"), "exercise-profiling", target.path()).unwrap();
+        assert!(stale.is_empty(), "{stale:?}");
     }
 
     #[test]
