@@ -17,6 +17,18 @@ pub const STARTER_MAX: f64 = 20.0;
 /// The least a reference solution may score.
 pub const SOLUTION_MIN: f64 = 95.0;
 
+/// The seed of this test run's gradings: `GRADER_SEED` when set, else one
+/// chosen at the first call. The docs' grading commands get it too (as
+/// `GRADER_SEED`), so they share the baseline counts the self-check cached.
+pub fn run_seed() -> u64 {
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SEED.get_or_init(|| {
+        std::env::var("GRADER_SEED").ok().and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs())
+        })
+    })
+}
+
 /// Builds the release grader once and returns its path.
 pub fn grader() -> anyhow::Result<PathBuf> {
     step("building the grader (release)", cargo(&["build", "--release", "--quiet", "--package", "grader"]))?;
@@ -65,7 +77,7 @@ pub fn run(only: &[String]) -> anyhow::Result<()> {
     let grader = grader()?;
     // One seed for the whole self-check: the baseline's exact counts are
     // then measured once and reused by every fixture graded after it.
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs());
+    let seed = run_seed();
     eprintln!("self-check: every grading uses seed {seed}");
     for lab in labs()?.into_iter().filter(|lab| only.is_empty() || only.contains(lab)) {
         let starter = grade(&grader, &lab, "exercise", Some(seed))?;

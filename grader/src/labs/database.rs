@@ -113,7 +113,14 @@ impl Method for Database {
                 read_answers(&file)
             }
         };
-        let want = answers(&seeded.base, dir.path().join("base.jsonl")).await.map_err(kit)?;
+        // The baseline's answers depend only on the seed: a run that grades
+        // several targets on one seed (the self-check, a class) asks it once.
+        let key = format!("gate answers {seed} {size} {gate_requests}");
+        let baseline_answers = answers(&seeded.base, dir.path().join("base.jsonl"));
+        let want =
+            crate::measure::baseline_cache::get(&ctx.kit.target_dir, &seeded.base.driver, &key, baseline_answers)
+                .await
+                .map_err(kit)?;
         let got = answers(&seeded.cand, dir.path().join("target.jsonl")).await.map_err(tgt)?;
         if let Some(difference) = compare_answers(&want, &got) {
             return Ok(Err(difference.to_string()));
