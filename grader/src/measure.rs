@@ -293,10 +293,7 @@ pub mod baseline_cache {
 
     fn file(target_dir: &Path, binary: &Path, key: &str) -> Option<PathBuf> {
         let bytes = std::fs::read(binary).ok()?;
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in bytes.iter().chain(b"\0").chain(key.as_bytes()) {
-            hash = (hash ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
+        let hash = crate::build::fnv(&[bytes.as_slice(), b"\0", key.as_bytes()].concat());
         Some(target_dir.join("grader").join("baseline-counts").join(format!("{hash:016x}.json")))
     }
 
