@@ -1,12 +1,12 @@
 //! The HTTP API (see `lab_profiling::api` for the contract).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use lab_profiling::api::{
-    ApiError, CustomerReport, DailyReport, Health, IngestRequest, IngestResponse, JsonBody, MAX_BATCH, ProductView,
-    RECENT, RecentReport, RecentReports, ReportParams, TopProducts,
+    self, ApiError, CustomerReport, DailyReport, Health, IngestRequest, IngestResponse, JsonBody, MAX_BATCH,
+    ProductView, RECENT, RecentReport, RecentReports, ReportParams, Sku, TopProducts,
 };
 use lab_profiling::receipt;
 use regex::Regex;
@@ -26,6 +26,8 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/daily", get(daily))
         .route("/reports/recent", get(recent))
         .route("/sales", post(ingest))
+        .fallback(api::no_route)
+        .method_not_allowed_fallback(api::wrong_method)
         .with_state(state)
 }
 
@@ -33,7 +35,7 @@ async fn health() -> Json<Health> {
     Json(Health { status: "ok".to_string() })
 }
 
-async fn product(State(state): State<AppState>, Path(sku): Path<String>) -> Result<Json<ProductView>, ApiError> {
+async fn product(State(state): State<AppState>, Sku(sku): Sku) -> Result<Json<ProductView>, ApiError> {
     let store = state.store.lock().unwrap();
     let product = store.products.iter().find(|p| p.sku == sku).cloned();
     match product {

@@ -18,13 +18,14 @@
 //! `region` is one of [`crate::data::REGIONS`] (default: all). `limit` is
 //! 1–100 (default 10). Unknown query parameters are ignored. Money is
 //! formatted as `12,345.67`. Rankings break ties by the smaller sku or
-//! customer id. Every error is JSON: `{"error": code, "message": text}`.
+//! customer id. Every error is JSON: `{"error": code, "message": text}`,
+//! unknown routes (404) and wrong methods (405) included.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Query};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query};
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -56,6 +57,10 @@ pub enum ApiError {
     BatchSize(usize),
     /// No such product (404).
     NotFound(String),
+    /// A path segment is not what the route expects (400 `invalid_path`).
+    InvalidPath(String),
+    /// No such route (404 `not_found`) or method (405 `method_not_allowed`).
+    NoRoute { method: Method, path: String, status: StatusCode },
 }
 
 /// The JSON error body.
@@ -68,10 +73,11 @@ pub struct ErrorBody {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::InvalidQuery(_) | ApiError::InvalidSale { .. } | ApiError::BatchSize(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            ApiError::InvalidBody { status, .. } => *status,
+            ApiError::InvalidQuery(_)
+            | ApiError::InvalidSale { .. }
+            | ApiError::BatchSize(_)
+            | ApiError::InvalidPath(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidBody { status, .. } | ApiError::NoRoute { status, .. } => *status,
             ApiError::UnknownSku { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         }
@@ -91,6 +97,11 @@ impl ApiError {
             ApiError::UnknownSku { line, sku } => ("unknown_sku", format!("line {line}: no product with sku {sku}")),
             ApiError::BatchSize(n) => ("invalid_body", format!("lines must hold 1 to {MAX_BATCH} sale lines, got {n}")),
             ApiError::NotFound(message) => ("not_found", message.clone()),
+            ApiError::InvalidPath(message) => ("invalid_path", message.clone()),
+            ApiError::NoRoute { method, path, status } => {
+                let code = if *status == StatusCode::METHOD_NOT_ALLOWED { "method_not_allowed" } else { "not_found" };
+                (code, format!("{method} {path} is not part of this API"))
+            }
         };
         ErrorBody { error: error.into(), message }
     }
@@ -110,6 +121,32 @@ pub struct JsonBody<T>(pub T);
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         ApiError::InvalidBody { status: rejection.status(), message: rejection.body_text() }
+    }
+}
+
+/// Router fallback: unknown routes are a JSON 404 too.
+pub async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::NoRoute { method, path: uri.path().to_string(), status: StatusCode::NOT_FOUND }
+}
+
+/// Router fallback for a known path with the wrong method: a JSON 405.
+pub async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+    ApiError::NoRoute { method, path: uri.path().to_string(), status: StatusCode::METHOD_NOT_ALLOWED }
+}
+
+/// The `{sku}` segment of `GET /products/{sku}`: `Path<String>` whose
+/// rejections (a segment that is not UTF-8, like `%FF`) are JSON errors too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sku(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Sku {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(sku) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::InvalidPath(rejection.body_text()))?;
+        Ok(Sku(sku))
     }
 }
 

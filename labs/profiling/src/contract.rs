@@ -10,11 +10,17 @@
 //! every fix. The reference is the frozen baseline; report shapes are also
 //! pinned by insta snapshots under `labs/profiling/src/snapshots/`.
 
-use lab_support::exchange::send;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, header};
+use http_body_util::BodyExt;
+use lab_support::exchange::{body_value, send};
 use lab_support::{Exchange, Req, Size, Workload};
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 use crate::AppFn;
+use crate::api::ErrorBody;
 use crate::data::Dataset;
 use crate::{receipt, workload};
 
@@ -205,6 +211,102 @@ pub fn recent_lists_the_last_ten_reports_newest_first(target: AppFn) {
     assert_eq!(bytes as usize, got[11].body.to_string().len());
 }
 
+/// An answer as a hostile client sees it: status, `content-type` and body.
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub request: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Value,
+}
+
+/// Sends any request, body and `content-type` as given, and keeps the answer's `content-type`.
+pub async fn send_any(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    content_type: Option<&str>,
+    body: Option<&str>,
+) -> RawAnswer {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(content_type) = content_type {
+        request = request.header(header::CONTENT_TYPE, content_type);
+    }
+    let request = request.body(Body::from(body.unwrap_or_default().to_string())).expect("a valid request");
+    let response = router.clone().oneshot(request).await.expect("axum routers are infallible");
+    let status = response.status().as_u16();
+    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(String::from);
+    let bytes = response.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let request = match body {
+        Some(body) => format!("{method} {uri} {body}"),
+        None => format!("{method} {uri}"),
+    };
+    RawAnswer { request, status, content_type, body: body_value(&bytes) }
+}
+
+/// Panics unless `answer` is a 4xx with a JSON `{"error", "message"}` body.
+pub fn assert_json_4xx(answer: &RawAnswer) {
+    let RawAnswer { request, status, content_type, body } = answer;
+    assert!((400..500).contains(status), "{request} gave {status} {body}");
+    assert_eq!(content_type.as_deref(), Some("application/json"), "{request} gave {status} {body}");
+    let error: ErrorBody = serde_json::from_value(body.clone())
+        .unwrap_or_else(|_| panic!("{request} gave a body that is not the error shape: {body}"));
+    assert!(!error.error.is_empty() && !error.message.is_empty(), "{request} gave {body}");
+}
+
+/// What a hostile client sends (NUL bytes, invalid UTF-8, unknown routes,
+/// wrong methods, malformed queries and bodies) is a JSON 4xx, never a 500
+/// or a text body, and stores nothing.
+pub fn hostile_input_is_a_json_4xx_and_stores_nothing(target: AppFn) {
+    let data = Dataset::generate(1, Size::Tiny);
+    let sku = data.products[0].sku.clone();
+    let line = format!("2026-06-01T08:00:00Z;{sku};west;C000001;2;0");
+    let batch = json!({ "lines": [line] }).to_string();
+    let nul_line = json!({ "lines": [format!("{line}\u{0}")] }).to_string();
+    let json = Some("application/json");
+    let day = "/reports/daily?from=2026-06-01&to=2026-06-01";
+    let cases: Vec<(&str, String, Option<&str>, Option<&str>)> = vec![
+        ("GET", "/products/%00".into(), None, None),
+        ("GET", format!("/products/{sku}%00"), None, None),
+        ("GET", "/products/%FF".into(), None, None),
+        ("GET", "/".into(), None, None),
+        ("GET", "/no/such/route".into(), None, None),
+        ("GET", "/%FF".into(), None, None),
+        ("GET", "/sales".into(), None, None),
+        ("POST", "/health".into(), json, Some("{}")),
+        ("PUT", "/reports/daily".into(), None, None),
+        ("DELETE", "/products/%FF".into(), None, None),
+        ("GET", "/reports/daily?from=%00".into(), None, None),
+        ("GET", "/reports/daily?from=%FF".into(), None, None),
+        ("GET", "/reports/top-products?limit=1&limit=2".into(), None, None),
+        ("GET", "/reports/customers?region=%00".into(), None, None),
+        ("POST", "/sales".into(), json, Some("{not json")),
+        ("POST", "/sales".into(), json, Some("")),
+        ("POST", "/sales".into(), json, Some(r#"{"lines": "not a list"}"#)),
+        ("POST", "/sales".into(), json, Some(&nul_line)),
+        ("POST", "/sales".into(), None, Some(&batch)),
+        ("POST", "/sales".into(), Some("text/plain"), Some(&batch)),
+    ];
+    let router = target(data);
+    runtime().block_on(async {
+        let before = send(&router, &Req::get(day)).await;
+        let mut bodies = Vec::new();
+        for (method, uri, content_type, body) in &cases {
+            let answer = send_any(&router, method, uri, *content_type, *body).await;
+            assert_json_4xx(&answer);
+            bodies.push(json!({
+                "request": answer.request,
+                "content_type": content_type,
+                "status": answer.status,
+                "body": answer.body,
+            }));
+        }
+        insta::assert_json_snapshot!("hostile_input", bodies);
+        let after = send(&router, &Req::get(day)).await;
+        assert_eq!(before.body, after.body, "a refused batch changed the daily report");
+    });
+}
+
 /// The service answers real HTTP on loopback, as the load test sends it.
 pub fn serves_real_http_on_loopback(target: AppFn) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -271,6 +373,10 @@ macro_rules! contract_tests {
         #[test]
         fn recent_lists_the_last_ten_reports_newest_first() {
             $crate::contract::recent_lists_the_last_ten_reports_newest_first($target);
+        }
+        #[test]
+        fn hostile_input_is_a_json_4xx_and_stores_nothing() {
+            $crate::contract::hostile_input_is_a_json_4xx_and_stores_nothing($target);
         }
         #[test]
         fn serves_real_http_on_loopback() {

@@ -1,12 +1,13 @@
 //! The HTTP API (see `lab_profiling::api` for the contract).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use lab_profiling::api::{
-    ApiError, Health, IngestRequest, IngestResponse, JsonBody, MAX_BATCH, ProductView, RecentReports, ReportParams,
+    self, ApiError, Health, IngestRequest, IngestResponse, JsonBody, MAX_BATCH, ProductView, RecentReports,
+    ReportParams, Sku,
 };
 use lab_profiling::receipt;
 use serde::Serialize;
@@ -25,6 +26,8 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/daily", get(daily))
         .route("/reports/recent", get(recent))
         .route("/sales", post(ingest))
+        .fallback(api::no_route)
+        .method_not_allowed_fallback(api::wrong_method)
         .with_state(state)
 }
 
@@ -32,7 +35,7 @@ async fn health() -> Json<Health> {
     Json(Health { status: "ok".to_string() })
 }
 
-async fn product(State(state): State<AppState>, Path(sku): Path<String>) -> Result<Json<ProductView>, ApiError> {
+async fn product(State(state): State<AppState>, Sku(sku): Sku) -> Result<Json<ProductView>, ApiError> {
     // Why: the catalogue is immutable and indexed, so a lookup takes no lock and scans nothing.
     let index = state.catalog.index_of(&sku).ok_or_else(|| ApiError::NotFound(format!("no product with sku {sku}")))?;
     let product = &state.catalog.products[index as usize];
