@@ -195,6 +195,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
+/// The `{sku}` segment of the product routes.
+///
+/// A segment that is not UTF-8 (`%FF`) or that holds a NUL (`%00`, which
+/// PostgreSQL refuses in any text) is a 400 `invalid_path`: no sku has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sku(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Sku {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(sku) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::InvalidPath(rejection.body_text()))?;
+        if sku.contains('\0') {
+            return Err(ApiError::InvalidPath(format!("sku must not hold a NUL character, got {sku:?}")));
+        }
+        Ok(Sku(sku))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct RawPage {
     limit: Option<String>,
@@ -325,8 +346,10 @@ const CURSOR_VERSION: &str = "o1";
 
 impl Cursor {
     /// The token of the page that follows `served` orders, the last of which was `(placed_at, id)`.
+    ///
+    /// `served` is held at [`MAX_POSITION`], which only a hand-made cursor can reach.
     pub fn after(served: i64, placed_at: OffsetDateTime, id: i64) -> Cursor {
-        Cursor { position: served, placed_at, id }
+        Cursor { position: served.min(MAX_POSITION), placed_at, id }
     }
 
     pub fn encode(&self) -> String {
@@ -354,12 +377,18 @@ impl Cursor {
         let id: i64 = id.parse().map_err(|_| ApiError::InvalidCursor)?;
         let placed_at =
             OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).map_err(|_| ApiError::InvalidCursor)?;
-        if position < 1 || id < 1 {
+        // PostgreSQL holds no timestamp before 4713 BC, and no order predates year 1.
+        if !(1..=MAX_POSITION).contains(&position) || id < 1 || placed_at.year() < 1 {
             return Err(ApiError::InvalidCursor);
         }
         Ok(Cursor { position, placed_at, id })
     }
 }
+
+/// Largest position a cursor may carry. No list is anywhere near this long;
+/// the bound keeps `position + limit` far from overflow, and [`Cursor::after`]
+/// holds a position at it, so every token issued decodes.
+pub const MAX_POSITION: i64 = i64::MAX / 2;
 
 /// FNV-1a, folded to 32 bits: catches typos and truncation, not an attacker.
 fn checksum(text: &str) -> u32 {
@@ -507,6 +536,10 @@ impl NewReview {
         if body > MAX_BODY {
             return Err(ApiError::InvalidReview(format!("body must hold at most {MAX_BODY} characters, got {body}")));
         }
+        // PostgreSQL refuses a NUL in any text, so it would fail the insert.
+        if self.title.contains('\0') || self.body.contains('\0') {
+            return Err(ApiError::InvalidReview("title and body must not hold a NUL character".into()));
+        }
         Ok(())
     }
 }
@@ -539,6 +572,30 @@ mod tests {
         let mangled = String::from_utf8(bytes).expect("ascii");
         for bad in [mangled.as_str(), "", "abc", "bm9wZQ", &token[..token.len() - 2]] {
             assert!(matches!(Cursor::decode(bad), Err(ApiError::InvalidCursor)), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_forged_cursor_out_of_range_is_refused() {
+        let early = datetime!(-5000-01-01 0:00 UTC);
+        for forged in [
+            Cursor { position: 10, placed_at: early, id: 7 },
+            Cursor { position: i64::MAX, placed_at: datetime!(2026-03-14 10:00:00 UTC), id: 7 },
+            Cursor { position: MAX_POSITION + 1, placed_at: datetime!(2026-03-14 10:00:00 UTC), id: 7 },
+        ] {
+            assert!(
+                matches!(Cursor::decode(&forged.encode()), Err(ApiError::InvalidCursor)),
+                "{forged:?} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn every_cursor_issued_decodes() {
+        let at = datetime!(2026-03-14 10:00:00 UTC);
+        for served in [1, MAX_POSITION - 1, MAX_POSITION, MAX_POSITION + MAX_LIMIT] {
+            let cursor = Cursor::after(served, at, 7);
+            assert_eq!(Cursor::decode(&cursor.encode()).expect("decodes"), cursor);
         }
     }
 

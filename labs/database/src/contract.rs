@@ -400,6 +400,153 @@ pub fn bad_input_is_a_json_4xx(target: Service) {
     });
 }
 
+/// An answer as a hostile client sees it: status, `content-type` and body.
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub request: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Value,
+}
+
+/// Sends any request, body and `content-type` as given, and keeps the answer's `content-type`.
+pub async fn send_any(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    content_type: Option<&str>,
+    body: Option<&str>,
+) -> RawAnswer {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(content_type) = content_type {
+        request = request.header(header::CONTENT_TYPE, content_type);
+    }
+    let request = request.body(Body::from(body.unwrap_or_default().to_string())).expect("a valid request");
+    let response = router.clone().oneshot(request).await.expect("axum routers are infallible");
+    let status = response.status().as_u16();
+    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(String::from);
+    let bytes = response.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let request = match body {
+        Some(body) => format!("{method} {uri} {body}"),
+        None => format!("{method} {uri}"),
+    };
+    RawAnswer { request, status, content_type, body: body_value(&bytes) }
+}
+
+/// Panics unless `answer` is a 4xx with a JSON `{"error", "message"}` body.
+pub fn assert_json_4xx(answer: &RawAnswer) {
+    let RawAnswer { request, status, content_type, body } = answer;
+    assert!((400..500).contains(status), "{request} gave {status} {body}");
+    assert_eq!(content_type.as_deref(), Some("application/json"), "{request} gave {status} {body}");
+    let error: api::ErrorBody = serde_json::from_value(body.clone())
+        .unwrap_or_else(|_| panic!("{request} gave a body that is not the error shape: {body}"));
+    assert!(!error.error.is_empty() && !error.message.is_empty(), "{request} gave {body}");
+}
+
+/// A cursor built by hand: the checksum scheme is public, so anyone can forge one.
+fn forged_cursor(position: i64, placed_at: time::OffsetDateTime, id: i64) -> String {
+    api::Cursor { position, placed_at, id }.encode()
+}
+
+/// What a hostile client sends (NUL bytes, invalid UTF-8, forged cursors,
+/// unknown routes, wrong methods, malformed queries and bodies) is a JSON
+/// 4xx, never a 500 or a text body, and stores nothing.
+pub fn hostile_input_is_a_json_4xx_and_stores_nothing(target: Service) {
+    runtime().block_on(async {
+        let db = scratch(&target, 2, Size::Tiny).await;
+        let router = app(&target, &db, None);
+        let sku = db.data.products[0].sku.clone();
+        let review_uri = format!("/products/{sku}/reviews");
+        let before = send(&router, &Req::get(format!("/products/{sku}"))).await;
+        let march = time::macros::datetime!(2026-03-14 10:00 UTC);
+        let early = time::macros::datetime!(-4800-01-01 0:00 UTC);
+        let json = Some("application/json");
+        let review = r#"{"customer_id": 1, "rating": 4, "title": "Fine"}"#;
+        let cases: Vec<(&str, String, Option<&str>, Option<&str>)> = vec![
+            ("GET", "/products/%00".into(), None, None),
+            ("GET", format!("/products/{sku}%00"), None, None),
+            ("GET", "/products/%FF".into(), None, None),
+            ("POST", "/products/%00/reviews".into(), json, Some(review)),
+            ("POST", "/products/%FF/reviews".into(), json, Some(review)),
+            ("POST", review_uri.clone(), json, Some(r#"{"customer_id": 1, "rating": 4, "title": "A\u0000B"}"#)),
+            (
+                "POST",
+                review_uri.clone(),
+                json,
+                Some(r#"{"customer_id": 1, "rating": 4, "title": "Fine", "body": "\u0000"}"#),
+            ),
+            ("GET", format!("/orders?cursor={}", forged_cursor(10, early, 5)), None, None),
+            ("GET", format!("/orders?cursor={}", forged_cursor(i64::MAX, march, 5)), None, None),
+            ("GET", format!("/orders?cursor={}", forged_cursor(api::MAX_POSITION + 1, march, 5)), None, None),
+            ("GET", format!("/orders?cursor={}", forged_cursor(-1, march, 5)), None, None),
+            ("GET", "/orders?cursor=%00".into(), None, None),
+            ("GET", "/".into(), None, None),
+            ("GET", "/no/such/route".into(), None, None),
+            ("GET", "/%FF".into(), None, None),
+            ("PUT", "/orders".into(), json, Some("{}")),
+            ("POST", "/health".into(), None, None),
+            ("GET", review_uri.clone(), None, None),
+            ("DELETE", "/products/%FF".into(), None, None),
+            ("GET", "/orders?limit=1&limit=2".into(), None, None),
+            ("GET", "/orders?limit=%FF".into(), None, None),
+            ("GET", "/orders?limit=%00".into(), None, None),
+            ("GET", "/customers/1/orders?limit=1&limit=2".into(), None, None),
+            ("GET", "/reports/categories?from=%00".into(), None, None),
+            ("GET", "/reports/categories?from=2026-01-01&from=2026-01-02".into(), None, None),
+            ("GET", "/orders/%FF".into(), None, None),
+            ("GET", "/orders/%00".into(), None, None),
+            ("GET", "/customers/%FF/orders".into(), None, None),
+            ("POST", review_uri.clone(), json, Some("{not json")),
+            ("POST", review_uri.clone(), json, Some("")),
+            ("POST", review_uri.clone(), json, Some(r#"{"customer_id": "one", "rating": 4, "title": "Fine"}"#)),
+            ("POST", review_uri.clone(), json, Some(r#"{"customer_id": 1, "rating": 4, "title": "Fine", "extra": 1}"#)),
+            ("POST", review_uri.clone(), None, Some(review)),
+            ("POST", review_uri.clone(), Some("text/plain"), Some(review)),
+        ];
+        let mut bodies = Vec::new();
+        for (method, uri, content_type, body) in &cases {
+            let answer = send_any(&router, method, uri, *content_type, *body).await;
+            assert_json_4xx(&answer);
+            bodies.push(json!({
+                "request": answer.request,
+                "content_type": content_type,
+                "status": answer.status,
+                "body": answer.body,
+            }));
+        }
+        insta::assert_json_snapshot!("hostile_input", bodies);
+        let after = send(&router, &Req::get(format!("/products/{sku}"))).await;
+        assert_eq!(before.body, after.body, "a refused review moved the rating");
+        let mut conn = db.connect().await.expect("a lab connection");
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM reviews").fetch_one(&mut conn).await.expect("count");
+        assert_eq!(rows as usize, db.data.reviews.len(), "a refused review was stored");
+    });
+}
+
+/// Every `next_cursor` the service issues is one it accepts, even after a
+/// hand-made cursor at the largest position a cursor may carry.
+pub fn every_cursor_issued_is_accepted(target: Service) {
+    runtime().block_on(async {
+        let db = scratch(&target, 4, Size::Tiny).await;
+        let router = app(&target, &db, None);
+        let first = send(&router, &Req::get("/orders?limit=5")).await;
+        assert_eq!(first.status, 200, "{}", first.body);
+        let issued = first.body["next_cursor"].as_str().expect("a first page with more after it");
+        let key = api::Cursor::decode(issued).expect("the service's own cursor");
+        for position in [api::MAX_POSITION - 3, api::MAX_POSITION] {
+            let mut uri = format!("/orders?limit=5&cursor={}", forged_cursor(position, key.placed_at, key.id));
+            for _ in 0..3 {
+                let exchange = send(&router, &Req::get(&uri)).await;
+                assert_eq!(exchange.status, 200, "{uri}: {}", exchange.body);
+                match exchange.body["next_cursor"].as_str() {
+                    Some(next) => uri = format!("/orders?limit=5&cursor={next}"),
+                    None => break,
+                }
+            }
+        }
+    });
+}
+
 /// The service answers real HTTP on loopback, malformed JSON included.
 pub fn serves_real_http_on_loopback(target: Service) {
     runtime().block_on(async {
@@ -512,6 +659,14 @@ macro_rules! contract_tests {
         #[test]
         fn bad_input_is_a_json_4xx() {
             $crate::contract::bad_input_is_a_json_4xx($target);
+        }
+        #[test]
+        fn hostile_input_is_a_json_4xx_and_stores_nothing() {
+            $crate::contract::hostile_input_is_a_json_4xx_and_stores_nothing($target);
+        }
+        #[test]
+        fn every_cursor_issued_is_accepted() {
+            $crate::contract::every_cursor_issued_is_accepted($target);
         }
         #[test]
         fn serves_real_http_on_loopback() {

@@ -1,15 +1,15 @@
 //! Products and their reviews.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use lab_database::api::{self, ApiError, JsonBody, NewReview, ProductView, ReviewCreated};
+use lab_database::api::{self, ApiError, JsonBody, NewReview, ProductView, ReviewCreated, Sku};
 
 use crate::models::ProductRow;
 use crate::state::AppState;
 
 /// `GET /products/{sku}`.
-pub async fn one(State(state): State<AppState>, Path(sku): Path<String>) -> Result<Json<ProductView>, ApiError> {
+pub async fn one(State(state): State<AppState>, Sku(sku): Sku) -> Result<Json<ProductView>, ApiError> {
     let product: Option<ProductRow> = sqlx::query_as(
         "SELECT id, sku, name, category, price_cents, rating_count, rating_sum FROM products WHERE sku = $1",
     )
@@ -32,7 +32,7 @@ pub async fn one(State(state): State<AppState>, Path(sku): Path<String>) -> Resu
 /// `POST /products/{sku}/reviews`: store the review and update the product's rating.
 pub async fn review(
     State(state): State<AppState>,
-    Path(sku): Path<String>,
+    Sku(sku): Sku,
     JsonBody(review): JsonBody<NewReview>,
 ) -> Result<(StatusCode, Json<ReviewCreated>), ApiError> {
     review.validate()?;
