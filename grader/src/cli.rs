@@ -171,10 +171,9 @@ async fn grade(kit: &Kit, lab: Option<String>, target: &str, options: GradeOptio
     let only = match (&only, labs.as_slice()) {
         (Some(check), [lab]) => {
             let rubric = kit.rubric(lab)?;
-            let spec = rubric.checks.iter().find(|c| &c.id == check);
-            match spec.and_then(|c| c.measurement.clone()) {
-                Some(measurement) => Some(measurement),
-                None => {
+            match rubric.measurements_of(check) {
+                measurements if !measurements.is_empty() => Some(measurements),
+                _ => {
                     let ids: Vec<&str> =
                         rubric.checks.iter().filter(|c| c.measurement.is_some()).map(|c| c.id.as_str()).collect();
                     return Err(Usage(format!(

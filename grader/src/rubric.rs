@@ -96,6 +96,28 @@ pub struct CheckSpec {
     /// The [`CategorySpec`] this check counts towards, when the rubric has categories.
     #[serde(default)]
     pub category: Option<String>,
+    /// A second measurement the target must also beat the baseline on, or
+    /// this check earns nothing (see [`Guard`]).
+    #[serde(default)]
+    pub guard: Option<Guard>,
+}
+
+/// A condition on a second, monotone measurement that a check's points
+/// depend on.
+///
+/// A check scored on a difference of two of the target's own runs (a
+/// year-long report minus a one-day one, a large log over a small one) can
+/// be moved by making the subtracted run or the smaller log more costly on
+/// purpose. The guard names a measurement that such padding cannot improve
+/// (the larger run alone, against the baseline's): the check earns nothing
+/// unless its `ratio_low` (baseline / target) is at least `at_least`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guard {
+    pub measurement: String,
+    pub at_least: f64,
+    /// Why the guard holds, for the evidence when it fails.
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -220,6 +242,19 @@ impl Rubric {
             {
                 anyhow::bail!("check {} needs a measurement, a method and a curve", check.id);
             }
+            if let Some(guard) = &check.guard {
+                anyhow::ensure!(
+                    check.kind == CheckKind::Measured,
+                    "check {}: only a measured check has a guard",
+                    check.id
+                );
+                anyhow::ensure!(guard.at_least > 1.0, "check {}: a guard's at_least must be above 1", check.id);
+                anyhow::ensure!(
+                    Some(&guard.measurement) != check.measurement.as_ref(),
+                    "check {}: a guard names another measurement than the check's own",
+                    check.id
+                );
+            }
             if let Some(Curve::Log { full_at, zero_at }) = check.curve
                 && full_at <= zero_at.unwrap_or(1.0).max(1.0)
             {
@@ -251,6 +286,13 @@ impl Rubric {
         Ok(())
     }
 
+    /// The measurements that scoring `check` reads: its own and its guard's.
+    pub fn measurements_of(&self, check: &str) -> Vec<String> {
+        let spec = self.checks.iter().find(|c| c.id == check);
+        spec.map(|c| c.measurement.iter().chain(c.guard.iter().map(|g| &g.measurement)).cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Checks that count towards the score out of [`Rubric::max_score`].
     pub fn core(&self) -> impl Iterator<Item = &CheckSpec> {
         self.checks.iter().filter(|c| !c.bonus)
@@ -277,6 +319,26 @@ impl Rubric {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_guard_must_name_another_measurement_and_a_bound_above_one() {
+        let rubric = |guard: &str| {
+            format!(
+                "lab = \"x\"\ntitle = \"x\"\n[packages]\nbaseline = \"a\"\nexercise = \"b\"\nsolution = \"c\"\n\
+                 [editable]\nexercise = \"e/src\"\n[[check]]\nid = \"growth\"\ntitle = \"g\"\npoints = 10\n\
+                 measurement = \"growth\"\nmethod = \"callgrind\"\ncurve = {{ kind = \"at_most\", limit = 2.8 }}\n{guard}\n"
+            )
+        };
+        let check = |guard: &str| toml::from_str::<Rubric>(&rubric(guard)).expect("parses").validate();
+        check(r#"guard = { measurement = "year", at_least = 2.0, why = "w" }"#).expect("a sound guard");
+        let own = check(r#"guard = { measurement = "growth", at_least = 2.0, why = "w" }"#).unwrap_err();
+        assert!(own.to_string().contains("another measurement"), "{own}");
+        let low = check(r#"guard = { measurement = "year", at_least = 1.0, why = "w" }"#).unwrap_err();
+        assert!(low.to_string().contains("above 1"), "{low}");
+        let whole: Rubric =
+            toml::from_str(&rubric(r#"guard = { measurement = "year", at_least = 2.0, why = "w" }"#)).expect("parses");
+        assert_eq!(whole.measurements_of("growth"), ["growth", "year"]);
+    }
 
     #[test]
     fn the_log_curve_is_zero_at_one_and_full_at_its_target() {

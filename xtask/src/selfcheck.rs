@@ -96,10 +96,10 @@ pub fn run(only: &[String]) -> anyhow::Result<()> {
             fault_is_separable(&grader, &lab, &fault.id, &fault.check, (&starter, &solution), seed)?;
         }
         for mutant in mutants(&lab)? {
-            mutant_is_caught(&grader, &lab, &mutant, seed)?;
+            is_caught(&grader, &lab, "mutants", &mutant, seed)?;
         }
-        for name in fixture_names(&lab, "hostile")? {
-            hostile_scores_at_most_a_starter(&grader, &lab, &name, seed)?;
+        for hostile in planted(&lab, "hostile", "hostile")? {
+            is_caught(&grader, &lab, "hostile", &hostile, seed)?;
         }
     }
     Ok(())
@@ -157,12 +157,20 @@ fn faults(lab: &str) -> anyhow::Result<Vec<Fault>> {
     Ok(rubric.fault)
 }
 
-/// A mutant of the solution (`labs/<lab>/fixtures/mutants/<id>.patch`) and
-/// the check that must catch it, from `labs/<lab>/fixtures/mutants.toml`.
+/// A planted mistake in the solution (a mutant) or a submission that tries
+/// to earn points it should not (a hostile fixture), and the check that
+/// must catch it: from `labs/<lab>/fixtures/mutants.toml` and `hostile.toml`.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Mutant {
+struct Planted {
     id: String,
+    /// The tree the patch applies to: `solution` (the default) or `exercise`.
+    #[serde(default = "solution")]
+    base: String,
+    /// The check it tries to earn (hostile fixtures): it is graded on that
+    /// check and the gate alone.
+    #[serde(default)]
+    tries: Option<String>,
     /// The check that must earn nothing; `correctness` means the gate fails
     /// and, with it, every measured check.
     caught_by: String,
@@ -171,67 +179,76 @@ struct Mutant {
     evidence: Vec<String>,
 }
 
-fn mutants(lab: &str) -> anyhow::Result<Vec<Mutant>> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Mutants {
-        mutant: Vec<Mutant>,
-    }
-    let path = root().join("labs").join(lab).join("fixtures/mutants.toml");
-    let mutants: Vec<Mutant> = match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str::<Mutants>(&text).with_context(|| path.display().to_string())?.mutant,
+fn solution() -> String {
+    "solution".into()
+}
+
+/// The `kind` (`mutant` or `hostile`) entries of `labs/<lab>/fixtures/<kind>.toml`,
+/// one per patch under `fixtures/<kind>s/` or `fixtures/<kind>/`.
+fn planted(lab: &str, kind: &str, folder: &str) -> anyhow::Result<Vec<Planted>> {
+    let path = root().join("labs").join(lab).join(format!("fixtures/{folder}.toml"));
+    let entries: Vec<Planted> = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let mut table: toml::Table = toml::from_str(&text).with_context(|| path.display().to_string())?;
+            let entries = table.remove(kind).unwrap_or_else(|| toml::Value::Array(Vec::new()));
+            ensure!(table.is_empty(), "{}: only [[{kind}]] entries belong here", path.display());
+            entries.try_into().with_context(|| path.display().to_string())?
+        }
         Err(_) => Vec::new(),
     };
-    let names = fixture_names(lab, "mutants")?;
-    ensure!(!names.is_empty() || !mutants.is_empty(), "{lab} has no mutant under fixtures/mutants/");
+    let names = fixture_names(lab, folder)?;
     for name in &names {
-        ensure!(mutants.iter().any(|m| &m.id == name), "{lab}: fixtures/mutants/{name}.patch is not in mutants.toml");
+        ensure!(entries.iter().any(|m| &m.id == name), "{lab}: fixtures/{folder}/{name}.patch is not in {folder}.toml");
     }
+    for entry in &entries {
+        ensure!(names.contains(&entry.id), "{lab}: {folder}.toml names {}, which has no patch", entry.id);
+        ensure!(
+            ["solution", "exercise"].contains(&entry.base.as_str()),
+            "{lab}/{}: base must be solution or exercise",
+            entry.id
+        );
+    }
+    Ok(entries)
+}
+
+fn mutants(lab: &str) -> anyhow::Result<Vec<Planted>> {
+    let mutants = planted(lab, "mutant", "mutants")?;
+    ensure!(!mutants.is_empty(), "{lab} has no mutant under fixtures/mutants/");
     Ok(mutants)
 }
 
-/// The solution with one planted mistake loses what the mutant says: its
-/// check earns nothing (a failed gate takes every measured check with it).
-fn mutant_is_caught(grader: &Path, lab: &str, mutant: &Mutant, seed: u64) -> anyhow::Result<()> {
-    let patch = root().join("labs").join(lab).join("fixtures/mutants").join(format!("{}.patch", mutant.id));
-    let folder = patched(&format!("solutions/{lab}/src"), &patch, &format!("{lab}/{}", mutant.id), "mutant")?;
-    let record = grade(grader, lab, path_str(&folder)?, Some(seed))?;
-    ensure!(record["status"] == "graded", "{lab}/{}: the mutant was not graded: {}", mutant.id, record["reason"]);
+/// Grades one planted fixture and requires what its entry says: its
+/// `caught_by` check earns nothing, with the evidence words; a hostile
+/// fixture also scores no more than an untouched starter may.
+fn is_caught(grader: &Path, lab: &str, folder: &str, entry: &Planted, seed: u64) -> anyhow::Result<()> {
+    let id = format!("{lab}/{}", entry.id);
+    let patch = root().join("labs").join(lab).join("fixtures").join(folder).join(format!("{}.patch", entry.id));
+    let tree = match entry.base.as_str() {
+        "exercise" => format!("exercises/{lab}/src"),
+        _ => format!("solutions/{lab}/src"),
+    };
+    let fixture = patched(&tree, &patch, &id, folder)?;
+    let record = grade_only(grader, lab, path_str(&fixture)?, Some(seed), entry.tries.as_deref())?;
+    ensure!(record["status"] == "graded", "{id}: it was not graded: {}", record["reason"]);
     let checks = record["checks"].as_array().context("checks")?;
-    let check =
-        checks.iter().find(|c| c["id"] == mutant.caught_by).context("the mutant's check is not in the record")?;
+    let check = checks.iter().find(|c| c["id"] == entry.caught_by).context("its check is not in the record")?;
     let evidence = check["evidence"].as_str().unwrap_or_default();
-    for words in &mutant.evidence {
-        ensure!(
-            evidence.contains(words.as_str()),
-            "{lab}/{}: the evidence does not say `{words}`: {evidence}",
-            mutant.id
-        );
+    for words in &entry.evidence {
+        ensure!(evidence.contains(words.as_str()), "{id}: the evidence does not say `{words}`: {evidence}");
     }
-    if mutant.caught_by == "correctness" {
-        ensure!(check["passed"] == false, "{lab}/{}: the mutant passed the correctness gate", mutant.id);
+    if entry.caught_by == "correctness" {
+        ensure!(check["passed"] == false, "{id}: it passed the correctness gate");
         for other in checks {
             let points = other["points"].as_f64().unwrap_or(f64::NAN);
-            ensure!(points == 0.0, "{lab}/{}: the mutant still earned {points} on {}", mutant.id, other["id"]);
+            ensure!(points == 0.0, "{id}: it still earned {points} on {}", other["id"]);
         }
     } else {
         let points = check["points"].as_f64().unwrap_or(f64::NAN);
-        ensure!(points == 0.0, "{lab}/{}: the mutant still earned {points} on {}", mutant.id, mutant.caught_by);
+        ensure!(points == 0.0, "{id}: it still earned {points} on {}", entry.caught_by);
     }
-    eprintln!("self-check: mutant {lab}/{} caught by {}: {evidence}", mutant.id, mutant.caught_by);
-    Ok(())
-}
-
-/// A hostile fixture scores no more than an untouched starter may.
-fn hostile_scores_at_most_a_starter(grader: &Path, lab: &str, name: &str, seed: u64) -> anyhow::Result<()> {
-    let patch = root().join("labs").join(lab).join("fixtures/hostile").join(format!("{name}.patch"));
-    let folder = patched(&format!("solutions/{lab}/src"), &patch, &format!("{lab}/{name}"), "hostile")?;
-    let record = grade(grader, lab, path_str(&folder)?, Some(seed))?;
     let score = record["score"].as_f64().unwrap_or(f64::NAN);
-    ensure!(score <= STARTER_MAX, "{lab}/{name}: the hostile fixture scores {score}, above {STARTER_MAX}");
-    let gate = record["checks"].as_array().and_then(|checks| checks.iter().find(|c| c["id"] == "correctness"));
-    let evidence = gate.and_then(|c| c["evidence"].as_str()).unwrap_or("no gate evidence");
-    eprintln!("self-check: hostile {lab}/{name} scores {score} (at most {STARTER_MAX}): {evidence}");
+    ensure!(folder != "hostile" || score <= STARTER_MAX, "{id}: it scores {score}, above {STARTER_MAX}");
+    eprintln!("self-check: {folder} {id} caught by {} (score {score}): {evidence}", entry.caught_by);
     Ok(())
 }
 

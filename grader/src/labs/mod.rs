@@ -11,7 +11,7 @@ use crate::build::{self, Binaries, BuildError, Kit, Target};
 use crate::hints::Hints;
 use crate::record::{CategoryScore, Check, LabRecord, Measurement, Status};
 use crate::report::Progress;
-use crate::rubric::{CheckKind, Rubric};
+use crate::rubric::{CheckKind, Guard, Rubric};
 
 /// What every lab's grading needs.
 #[derive(Debug)]
@@ -23,13 +23,15 @@ pub struct Context<'a> {
     pub valgrind: Option<String>,
     /// `grade --only`: the one measurement to take (the self-check grades a
     /// fault's revert on its own check); `None` measures everything.
-    pub only: Option<String>,
+    /// With `grade --only <check>`: the measurements that check reads (its
+    /// own and its guard's); the others are not taken.
+    pub only: Option<Vec<String>>,
 }
 
 impl Context<'_> {
     /// Whether this run takes any of `measurements`.
     pub fn wants(&self, measurements: &[&str]) -> bool {
-        self.only.as_deref().is_none_or(|only| measurements.contains(&only))
+        self.only.as_ref().is_none_or(|only| only.iter().any(|id| measurements.contains(&id.as_str())))
     }
 }
 
@@ -108,8 +110,8 @@ pub fn score(rubric: &Rubric, target: &Target, findings: Findings) -> LabRecord 
                         ),
                     ),
                     Some(m) => {
-                        let fraction = curve.fraction(m.ratio_low, m.target);
-                        let evidence = format!(
+                        let mut fraction = curve.fraction(m.ratio_low, m.target);
+                        let mut evidence = format!(
                             "{}: baseline {} → target {} {}; {:.2}x (low {:.2}x); {}",
                             m.method,
                             short(m.baseline),
@@ -119,6 +121,12 @@ pub fn score(rubric: &Rubric, target: &Target, findings: Findings) -> LabRecord 
                             m.ratio_low,
                             curve.describe()
                         );
+                        if let Some(refusal) =
+                            spec.guard.as_ref().and_then(|g| guard_refuses(g, &findings.measurements))
+                        {
+                            fraction = 0.0;
+                            evidence = format!("{evidence}; {refusal}");
+                        }
                         Check {
                             passed: fraction >= 0.999,
                             points: LabRecord::round(fraction * spec.points),
@@ -131,6 +139,25 @@ pub fn score(rubric: &Rubric, target: &Target, findings: Findings) -> LabRecord 
         checks.push(check);
     }
     record(rubric, target, Status::Graded, None, checks, findings.measurements)
+}
+
+/// Why `guard` withholds a check's points, or `None` when it holds.
+fn guard_refuses(guard: &Guard, measurements: &[Measurement]) -> Option<String> {
+    let id = &guard.measurement;
+    match measurements.iter().find(|m| &m.id == id) {
+        None => Some(format!("no points: {id} (which this check also needs) was not measured")),
+        Some(m) if m.ratio_low >= guard.at_least => None,
+        Some(m) => Some(format!(
+            "no points: {}; {id}: baseline {} → target {} {}, {:.2}x (low {:.2}x), below the {}x it needs",
+            guard.why,
+            short(m.baseline),
+            short(m.target),
+            m.unit,
+            m.ratio,
+            m.ratio_low,
+            guard.at_least
+        )),
+    }
 }
 
 /// The lab's record for `checks`: score and bonus summed, categories subtotalled.
@@ -385,6 +412,62 @@ pub(crate) mod tests {
         let halfway = score(&rubric(), &Target::Solution, findings(4.0, 0.0, None));
         assert_eq!(points(&halfway, "cpu"), 30.0);
         assert!(!halfway.check("cpu").unwrap().passed);
+    }
+
+    /// The demo rubric with a guard on `cpu`: the whole run must also be
+    /// at least twice as cheap as the baseline's.
+    fn guarded() -> Rubric {
+        let mut rubric = rubric();
+        let cpu = rubric.checks.iter_mut().find(|c| c.id == "cpu").expect("cpu check");
+        cpu.guard = Some(crate::rubric::Guard {
+            measurement: "whole_run".into(),
+            at_least: 2.0,
+            why: "the whole run costs what the baseline's does".into(),
+        });
+        rubric
+    }
+
+    fn with_whole_run(mut found: Findings, baseline: f64, target: f64) -> Findings {
+        found.measurements.push(Measurement::counted(
+            MethodKind::Callgrind,
+            "whole_run",
+            "instructions",
+            "callgrind (exact)".into(),
+            baseline,
+            target,
+        ));
+        found
+    }
+
+    #[test]
+    fn a_guard_below_its_bound_takes_the_checks_points_and_says_why() {
+        let record = score(&guarded(), &Target::Solution, with_whole_run(findings(16.0, 0.0, None), 1000.0, 900.0));
+        assert_eq!(points(&record, "cpu"), 0.0);
+        let evidence = &record.check("cpu").unwrap().evidence;
+        assert!(evidence.contains("16.00x"), "the check's own measurement is still shown: {evidence}");
+        assert!(evidence.contains("no points: the whole run costs what the baseline's does"), "{evidence}");
+        assert!(evidence.contains("1.11x (low 1.11x), below the 2x it needs"), "{evidence}");
+        assert_eq!(points(&record, "leak"), 30.0, "a guard touches its own check only");
+    }
+
+    #[test]
+    fn a_guard_at_its_bound_leaves_the_curve_alone() {
+        let at_bound = score(&guarded(), &Target::Solution, with_whole_run(findings(4.0, 0.0, None), 1000.0, 500.0));
+        assert_eq!(points(&at_bound, "cpu"), 30.0);
+        assert!(!at_bound.check("cpu").unwrap().evidence.contains("no points"));
+    }
+
+    #[test]
+    fn a_missing_guard_measurement_earns_nothing_and_says_so() {
+        let record = score(&guarded(), &Target::Solution, findings(16.0, 0.0, None));
+        assert_eq!(points(&record, "cpu"), 0.0);
+        assert!(
+            record
+                .check("cpu")
+                .unwrap()
+                .evidence
+                .ends_with("no points: whole_run (which this check also needs) was not measured")
+        );
     }
 
     #[test]

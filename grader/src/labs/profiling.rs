@@ -87,10 +87,18 @@ impl Method for Profiling {
     ) -> Result<Vec<Measurement>, Stop> {
         let (baseline, target) = (&sides.baseline, &sides.target);
         let mut measurements = Vec::new();
-        if ctx.wants(&["instructions_per_one_day_report", "cost_growth_when_the_log_doubles"]) {
+        if ctx.wants(&[
+            "instructions_per_one_day_report",
+            "cost_growth_when_the_log_doubles",
+            "instructions_per_year_long_report",
+        ]) {
             measurements.extend(instructions(ctx, w, baseline, target, data).await?);
         }
-        if ctx.wants(&["allocations_per_year_of_sales", "retained_bytes_per_request"]) {
+        if ctx.wants(&[
+            "allocations_per_year_of_sales",
+            "allocations_per_year_long_report",
+            "retained_bytes_per_request",
+        ]) {
             measurements.extend(heap(ctx, w, baseline, target, data).await?);
         }
         if ctx.wants(&["lookup_wait_share_while_signing"]) {
@@ -230,6 +238,9 @@ async fn instructions(
     let days: Vec<(f64, f64)> = pairs.iter().map(|(b, t)| (b.day, t.day)).collect();
     let (base_days, tgt_days): (Vec<f64>, Vec<f64>) = days.iter().copied().unzip();
     let day_ratio = interval(days.iter().map(|(b, t)| b / t.max(1.0)).collect());
+    let years: Vec<(f64, f64)> = pairs.iter().map(|(b, t)| (b.year, t.year)).collect();
+    let (base_years, tgt_years): (Vec<f64>, Vec<f64>) = years.iter().copied().unzip();
+    let year_ratio = interval(years.iter().map(|(b, t)| b / t.max(1.0)).collect());
     let growths: Vec<(f64, f64)> = pairs.iter().map(|(b, t)| (b.growth(), t.growth())).collect();
     let (base_growth, tgt_growth): (Vec<f64>, Vec<f64>) = growths.iter().copied().unzip();
     let growth_ratio = interval(growths.iter().map(|(b, t)| b / t.max(f64::MIN_POSITIVE)).collect());
@@ -258,6 +269,19 @@ async fn instructions(
             growth_ratio,
             rounds,
         ),
+        // The growth check's guard: a year-long report on the graded log on
+        // its own, which making the smaller log's reports or the one-day
+        // reports costlier cannot improve.
+        Measurement::new(
+            method,
+            "instructions_per_year_long_report",
+            unit,
+            format!("year-long reports on the {} log, {n} per run; {how}", w.size),
+            median(base_years),
+            median(tgt_years),
+            year_ratio,
+            rounds,
+        ),
     ])
 }
 
@@ -280,17 +304,19 @@ async fn heap(
             heap_counts(ctx, &heap, data, "day", (n, 0, 0))
         );
         let (year, day) = (year?, day?);
-        Ok::<(f64, f64), RunError>((
+        Ok::<(f64, f64, f64), RunError>((
             year.allocations_per_request - day.allocations_per_request,
+            year.allocations_per_request,
             year.retained_bytes_per_request,
         ))
     };
     let (base, tgt) =
         tokio::join!(side(baseline.heap.clone().ok_or_else(missing)?), side(target.heap.clone().ok_or_else(missing)?));
-    let ((base_allocs, base_kept), (tgt_allocs, tgt_kept)) =
+    let ((base_allocs, base_year, base_kept), (tgt_allocs, tgt_year, tgt_kept)) =
         (base.map_err(|e| Stop::of(true, e))?, tgt.map_err(|e| Stop::of(false, e))?);
     // A target that allocates or keeps nothing has no ratio worth dividing by: floor at one.
     let allocs = base_allocs.max(0.0) / tgt_allocs.max(1.0);
+    let year_allocs = base_year.max(0.0) / tgt_year.max(1.0);
     let retained = base_kept.max(0.0) / tgt_kept.max(1.0);
     Ok(vec![
         Measurement::new(
@@ -301,6 +327,18 @@ async fn heap(
             base_allocs,
             tgt_allocs,
             Interval::exact(allocs),
+            1,
+        ),
+        // The allocations check's guard: the year-long report on its own,
+        // which allocating more in one-day reports cannot improve.
+        Measurement::new(
+            MethodKind::Dhat,
+            "allocations_per_year_long_report",
+            "allocations/request",
+            format!("dhat: allocations of {n} year-long reports, per report (exact)"),
+            base_year,
+            tgt_year,
+            Interval::exact(year_allocs),
             1,
         ),
         Measurement::new(
