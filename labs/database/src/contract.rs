@@ -18,13 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, header};
-use http_body_util::BodyExt;
-use lab_support::exchange::{body_value, send};
+use lab_support::exchange::{assert_json_4xx, send, send_any};
 use lab_support::{Exchange, Req, Size};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use crate::Service;
 use crate::api::{self, CategoryReport, CategoryTotal, CustomerOrders, CustomerRef, DateRange, OrderSummary};
@@ -61,19 +57,11 @@ pub async fn exchanges(router: &Router, reqs: &[Req]) -> Vec<Exchange> {
 
 /// Sends a raw body (which need not be JSON) and records the answer.
 pub async fn send_raw(router: &Router, method: &str, uri: &str, body: &str) -> Exchange {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .expect("a valid request");
-    let response = router.clone().oneshot(request).await.expect("axum routers are infallible");
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let answer = send_any(router, method, uri, Some("application/json"), Some(body)).await;
     Exchange {
         req: Req { method: method.into(), uri: uri.into(), body: Some(Value::String(body.into())) },
-        status,
-        body: body_value(&bytes),
+        status: answer.status,
+        body: answer.body,
     }
 }
 
@@ -398,49 +386,6 @@ pub fn bad_input_is_a_json_4xx(target: Service) {
         }
         insta::assert_json_snapshot!("bad_input", bodies);
     });
-}
-
-/// An answer as a hostile client sees it: status, `content-type` and body.
-#[derive(Debug)]
-pub struct RawAnswer {
-    pub request: String,
-    pub status: u16,
-    pub content_type: Option<String>,
-    pub body: Value,
-}
-
-/// Sends any request, body and `content-type` as given, and keeps the answer's `content-type`.
-pub async fn send_any(
-    router: &Router,
-    method: &str,
-    uri: &str,
-    content_type: Option<&str>,
-    body: Option<&str>,
-) -> RawAnswer {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(content_type) = content_type {
-        request = request.header(header::CONTENT_TYPE, content_type);
-    }
-    let request = request.body(Body::from(body.unwrap_or_default().to_string())).expect("a valid request");
-    let response = router.clone().oneshot(request).await.expect("axum routers are infallible");
-    let status = response.status().as_u16();
-    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(String::from);
-    let bytes = response.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-    let request = match body {
-        Some(body) => format!("{method} {uri} {body}"),
-        None => format!("{method} {uri}"),
-    };
-    RawAnswer { request, status, content_type, body: body_value(&bytes) }
-}
-
-/// Panics unless `answer` is a 4xx with a JSON `{"error", "message"}` body.
-pub fn assert_json_4xx(answer: &RawAnswer) {
-    let RawAnswer { request, status, content_type, body } = answer;
-    assert!((400..500).contains(status), "{request} gave {status} {body}");
-    assert_eq!(content_type.as_deref(), Some("application/json"), "{request} gave {status} {body}");
-    let error: api::ErrorBody = serde_json::from_value(body.clone())
-        .unwrap_or_else(|_| panic!("{request} gave a body that is not the error shape: {body}"));
-    assert!(!error.error.is_empty() && !error.message.is_empty(), "{request} gave {body}");
 }
 
 /// A cursor built by hand: the checksum scheme is public, so anyone can forge one.

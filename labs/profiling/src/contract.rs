@@ -10,17 +10,11 @@
 //! every fix. The reference is the frozen baseline; report shapes are also
 //! pinned by insta snapshots under `labs/profiling/src/snapshots/`.
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, header};
-use http_body_util::BodyExt;
-use lab_support::exchange::{body_value, send};
+use lab_support::exchange::{assert_json_4xx, send, send_any};
 use lab_support::{Exchange, Req, Size, Workload};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use crate::AppFn;
-use crate::api::ErrorBody;
 use crate::data::Dataset;
 use crate::{receipt, workload};
 
@@ -209,49 +203,6 @@ pub fn recent_lists_the_last_ten_reports_newest_first(target: AppFn) {
     assert_eq!(listed, expected);
     let bytes = got[12].body["reports"][0]["bytes"].as_u64().unwrap_or_default();
     assert_eq!(bytes as usize, got[11].body.to_string().len());
-}
-
-/// An answer as a hostile client sees it: status, `content-type` and body.
-#[derive(Debug)]
-pub struct RawAnswer {
-    pub request: String,
-    pub status: u16,
-    pub content_type: Option<String>,
-    pub body: Value,
-}
-
-/// Sends any request, body and `content-type` as given, and keeps the answer's `content-type`.
-pub async fn send_any(
-    router: &Router,
-    method: &str,
-    uri: &str,
-    content_type: Option<&str>,
-    body: Option<&str>,
-) -> RawAnswer {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(content_type) = content_type {
-        request = request.header(header::CONTENT_TYPE, content_type);
-    }
-    let request = request.body(Body::from(body.unwrap_or_default().to_string())).expect("a valid request");
-    let response = router.clone().oneshot(request).await.expect("axum routers are infallible");
-    let status = response.status().as_u16();
-    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(String::from);
-    let bytes = response.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-    let request = match body {
-        Some(body) => format!("{method} {uri} {body}"),
-        None => format!("{method} {uri}"),
-    };
-    RawAnswer { request, status, content_type, body: body_value(&bytes) }
-}
-
-/// Panics unless `answer` is a 4xx with a JSON `{"error", "message"}` body.
-pub fn assert_json_4xx(answer: &RawAnswer) {
-    let RawAnswer { request, status, content_type, body } = answer;
-    assert!((400..500).contains(status), "{request} gave {status} {body}");
-    assert_eq!(content_type.as_deref(), Some("application/json"), "{request} gave {status} {body}");
-    let error: ErrorBody = serde_json::from_value(body.clone())
-        .unwrap_or_else(|_| panic!("{request} gave a body that is not the error shape: {body}"));
-    assert!(!error.error.is_empty() && !error.message.is_empty(), "{request} gave {body}");
 }
 
 /// What a hostile client sends (NUL bytes, invalid UTF-8, unknown routes,
