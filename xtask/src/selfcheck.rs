@@ -165,8 +165,8 @@ fn faults(lab: &str) -> anyhow::Result<Vec<Fault>> {
 struct Planted {
     id: String,
     /// The tree the patch applies to: `solution` (the default) or `exercise`.
-    #[serde(default = "solution")]
-    base: String,
+    #[serde(default)]
+    base: Base,
     /// The check it tries to earn (hostile fixtures): it is graded on that
     /// check and the gate alone.
     #[serde(default)]
@@ -179,8 +179,22 @@ struct Planted {
     evidence: Vec<String>,
 }
 
-fn solution() -> String {
-    "solution".into()
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Base {
+    #[default]
+    Solution,
+    Exercise,
+}
+
+impl Base {
+    /// The kit folder this tree is, for `lab`.
+    fn tree(&self, lab: &str) -> String {
+        match self {
+            Base::Solution => format!("solutions/{lab}/src"),
+            Base::Exercise => format!("exercises/{lab}/src"),
+        }
+    }
 }
 
 /// The `kind` (`mutant` or `hostile`) entries of `labs/<lab>/fixtures/<kind>.toml`,
@@ -202,11 +216,6 @@ fn planted(lab: &str, kind: &str, folder: &str) -> anyhow::Result<Vec<Planted>> 
     }
     for entry in &entries {
         ensure!(names.contains(&entry.id), "{lab}: {folder}.toml names {}, which has no patch", entry.id);
-        ensure!(
-            ["solution", "exercise"].contains(&entry.base.as_str()),
-            "{lab}/{}: base must be solution or exercise",
-            entry.id
-        );
     }
     Ok(entries)
 }
@@ -223,11 +232,7 @@ fn mutants(lab: &str) -> anyhow::Result<Vec<Planted>> {
 fn is_caught(grader: &Path, lab: &str, folder: &str, entry: &Planted, seed: u64) -> anyhow::Result<()> {
     let id = format!("{lab}/{}", entry.id);
     let patch = root().join("labs").join(lab).join("fixtures").join(folder).join(format!("{}.patch", entry.id));
-    let tree = match entry.base.as_str() {
-        "exercise" => format!("exercises/{lab}/src"),
-        _ => format!("solutions/{lab}/src"),
-    };
-    let fixture = patched(&tree, &patch, &id, folder)?;
+    let fixture = patched(&entry.base.tree(lab), &patch, &id, folder)?;
     let record = grade_only(grader, lab, path_str(&fixture)?, Some(seed), entry.tries.as_deref())?;
     ensure!(record["status"] == "graded", "{id}: it was not graded: {}", record["reason"]);
     let checks = record["checks"].as_array().context("checks")?;
@@ -362,4 +367,22 @@ pub fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every lab's mutants and hostile fixtures are listed, with a patch each
+    /// and a base tree that exists, before any grading is spent on them.
+    #[test]
+    fn every_planted_fixture_is_listed_with_its_patch() {
+        for lab in labs().expect("labs") {
+            let mutants = mutants(&lab).expect("mutants.toml matches fixtures/mutants/");
+            let hostile = planted(&lab, "hostile", "hostile").expect("hostile.toml matches fixtures/hostile/");
+            for entry in mutants.iter().chain(&hostile) {
+                assert!(root().join(entry.base.tree(&lab)).is_dir(), "{lab}/{}: no {:?} tree", entry.id, entry.base);
+            }
+        }
+    }
 }
