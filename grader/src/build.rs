@@ -342,7 +342,13 @@ pub fn compiler_error_line(message: &Value) -> String {
 /// exercise's; returns the copy's folder and the package name to build.
 ///
 /// The overlay is kept between runs and only files whose bytes changed are
-/// rewritten, so cargo rebuilds nothing when nothing changed. Its exercise
+/// rewritten, so cargo rebuilds nothing when nothing changed. The kit's
+/// files keep the kit's modification times: the lab's own crates sit at the
+/// same paths relative to the workspace as in the kit, so cargo names their
+/// builds alike, and with the kit's times it takes the kit's release build
+/// of them as fresh instead of compiling them again for every lab (their
+/// bytes are the kit's, which the digests of [`crate::freshness`] confirm).
+/// The submission's files get new times, so its code is always compiled. Its exercise
 /// package gets a name of its own: cargo identifies workspace packages by
 /// name and path relative to the workspace, so under the kit's name the
 /// overlay and the kit would share (and overwrite) one compiled unit in the
@@ -352,8 +358,8 @@ fn overlay(kit: &Kit, rubric: &Rubric, submission: &Path, key: &str) -> anyhow::
     let editable = Path::new(&rubric.editable.exercise);
     let crate_dir = editable.parent().context("the editable folder sits in a crate")?;
     let manifest = crate_dir.join("Cargo.toml");
-    sync_tree(&kit.root, &dir, &kit.target_dir, &[editable, &manifest])?;
-    sync_tree(&submission.join("src"), &dir.join(editable), &kit.target_dir, &[])
+    sync_tree(&kit.root, &dir, &kit.target_dir, &[editable, &manifest], Times::Kept)?;
+    sync_tree(&submission.join("src"), &dir.join(editable), &kit.target_dir, &[], Times::New)
         .with_context(|| format!("copying {}/src", submission.display()))?;
 
     let original = &rubric.packages.exercise;
@@ -375,10 +381,26 @@ fn overlay(kit: &Kit, rubric: &Rubric, submission: &Path, key: &str) -> anyhow::
     Ok((dir, renamed))
 }
 
+/// The modification times a synced copy gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Times {
+    /// The source's: for the kit's own files.
+    Kept,
+    /// The time of writing: for a submission's files.
+    New,
+}
+
 /// Makes `to` hold exactly the sources of `from` (leaving out build output,
 /// VCS data, rendered docs and the `skip` paths), writing only what differs.
-fn sync_tree(from: &Path, to: &Path, target_dir: &Path, skip: &[&Path]) -> anyhow::Result<()> {
-    fn walk(from: &Path, to: &Path, target_dir: &Path, skip: &[&Path], relative: &Path) -> anyhow::Result<()> {
+fn sync_tree(from: &Path, to: &Path, target_dir: &Path, skip: &[&Path], times: Times) -> anyhow::Result<()> {
+    fn walk(
+        from: &Path,
+        to: &Path,
+        target_dir: &Path,
+        skip: &[&Path],
+        times: Times,
+        relative: &Path,
+    ) -> anyhow::Result<()> {
         std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
         let mut wanted = std::collections::BTreeSet::new();
         for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
@@ -398,12 +420,19 @@ fn sync_tree(from: &Path, to: &Path, target_dir: &Path, skip: &[&Path]) -> anyho
             wanted.insert(name.clone());
             let file_type = entry.file_type()?;
             if file_type.is_dir() {
-                walk(&path, &to.join(&name), target_dir, skip, &here)?;
+                walk(&path, &to.join(&name), target_dir, skip, times, &here)?;
             } else if file_type.is_file() {
                 let dest = to.join(&name);
                 let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
                 if std::fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
                     std::fs::write(&dest, bytes).with_context(|| format!("writing {}", dest.display()))?;
+                }
+                if times == Times::Kept {
+                    let modified = entry.metadata()?.modified()?;
+                    if std::fs::metadata(&dest)?.modified()? != modified {
+                        let file = std::fs::File::options().write(true).open(&dest)?;
+                        file.set_modified(modified).with_context(|| format!("dating {}", dest.display()))?;
+                    }
                 }
             }
         }
@@ -422,7 +451,7 @@ fn sync_tree(from: &Path, to: &Path, target_dir: &Path, skip: &[&Path]) -> anyho
         }
         Ok(())
     }
-    walk(from, to, target_dir, skip, Path::new(""))
+    walk(from, to, target_dir, skip, times, Path::new(""))
 }
 
 #[cfg(test)]
@@ -454,14 +483,14 @@ mod tests {
         std::fs::create_dir_all(from.path().join("target/release")).expect("mkdir");
         std::fs::write(from.path().join("target/release/big"), "x").expect("write");
         let target_dir = from.path().join("target");
-        sync_tree(from.path(), to.path(), &target_dir, &[]).expect("sync");
+        sync_tree(from.path(), to.path(), &target_dir, &[], Times::New).expect("sync");
         assert_eq!(std::fs::read_to_string(to.path().join("src/lib.rs")).expect("copied"), "one");
         assert!(!to.path().join("target").exists(), "build output is not copied");
 
         std::fs::write(from.path().join("src/lib.rs"), "two").expect("write");
         std::fs::remove_file(from.path().join("src/nested/a.rs")).expect("rm");
         std::fs::write(to.path().join("src/stray.rs"), "old").expect("write");
-        sync_tree(from.path(), to.path(), &target_dir, &[]).expect("sync");
+        sync_tree(from.path(), to.path(), &target_dir, &[], Times::New).expect("sync");
         assert_eq!(std::fs::read_to_string(to.path().join("src/lib.rs")).expect("copied"), "two");
         assert!(!to.path().join("src/nested/a.rs").exists());
         assert!(!to.path().join("src/stray.rs").exists());
@@ -469,9 +498,36 @@ mod tests {
         // An unchanged file keeps its modification time, so cargo does not rebuild.
         let stamp = std::fs::metadata(to.path().join("src/lib.rs")).and_then(|m| m.modified()).expect("mtime");
         std::thread::sleep(std::time::Duration::from_millis(20));
-        sync_tree(from.path(), to.path(), &target_dir, &[]).expect("sync");
+        sync_tree(from.path(), to.path(), &target_dir, &[], Times::New).expect("sync");
         let again = std::fs::metadata(to.path().join("src/lib.rs")).and_then(|m| m.modified()).expect("mtime");
         assert_eq!(stamp, again);
+    }
+
+    #[test]
+    fn the_kits_files_keep_their_times_and_a_submissions_get_new_ones() {
+        let from = tempfile::tempdir().expect("tempdir");
+        let (kept, new) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+        std::fs::write(from.path().join("lib.rs"), "one").expect("write");
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(from.path().join("lib.rs"))
+            .and_then(|f| f.set_modified(old))
+            .expect("date");
+        let mtime = |dir: &Path| std::fs::metadata(dir.join("lib.rs")).and_then(|m| m.modified()).expect("mtime");
+        let target_dir = from.path().join("target");
+        sync_tree(from.path(), kept.path(), &target_dir, &[], Times::Kept).expect("sync");
+        sync_tree(from.path(), new.path(), &target_dir, &[], Times::New).expect("sync");
+        assert_eq!(mtime(kept.path()), old);
+        assert!(mtime(new.path()) > old);
+        // A copy whose bytes already match still takes the source's time.
+        std::fs::File::options()
+            .write(true)
+            .open(kept.path().join("lib.rs"))
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            .expect("date");
+        sync_tree(from.path(), kept.path(), &target_dir, &[], Times::Kept).expect("sync");
+        assert_eq!(mtime(kept.path()), old);
     }
 
     #[test]

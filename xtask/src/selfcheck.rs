@@ -226,14 +226,19 @@ fn mutants(lab: &str) -> anyhow::Result<Vec<Planted>> {
     Ok(mutants)
 }
 
-/// Grades one planted fixture and requires what its entry says: its
+/// Grades one planted fixture, on the check it tries (else the one that
+/// must catch it) and the gate, and requires what its entry says: its
 /// `caught_by` check earns nothing, with the evidence words; a hostile
 /// fixture also scores no more than an untouched starter may.
 fn is_caught(grader: &Path, lab: &str, folder: &str, entry: &Planted, seed: u64) -> anyhow::Result<()> {
     let id = format!("{lab}/{}", entry.id);
     let patch = root().join("labs").join(lab).join("fixtures").join(folder).join(format!("{}.patch", entry.id));
     let fixture = patched(&entry.base.tree(lab), &patch, &id, folder)?;
-    let record = grade_only(grader, lab, path_str(&fixture)?, Some(seed), entry.tries.as_deref())?;
+    // Graded on the check it tries, else on the check that must catch it
+    // (a failed gate stops every measurement, so a full grading costs no more).
+    let only = entry.tries.as_deref().unwrap_or(entry.caught_by.as_str());
+    let only = (only != "correctness").then_some(only);
+    let record = grade_only(grader, lab, path_str(&fixture)?, Some(seed), only)?;
     ensure!(record["status"] == "graded", "{id}: it was not graded: {}", record["reason"]);
     let checks = record["checks"].as_array().context("checks")?;
     let check = checks.iter().find(|c| c["id"] == entry.caught_by).context("its check is not in the record")?;

@@ -8,7 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lab_protocol::{Dropped, ExplainReport, PoolReport, ProxyReady, RowsReadReport, RunReport, SeedReport, parse_last};
+use lab_protocol::{
+    Dropped, Exchange, ExplainReport, PoolReport, ProxyReady, RowsReadReport, RunReport, SeedReport, parse_last,
+};
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -46,11 +49,29 @@ struct Side {
     database: String,
 }
 
-/// The two seeded databases, and how long the baseline's took.
+/// Everything the baseline contributes to a grading. It depends only on the
+/// seed, the rubric's settings and the kit's own binaries (the baseline's
+/// answers are fixed by the seed and every measurement is an exact count),
+/// so the first grading on a seed measures it on a database of its own and
+/// every later grading on that seed (the self-check, a class) reads it back.
+#[derive(Debug, Serialize, Deserialize)]
+struct Baseline {
+    seeded: SeedReport,
+    answers: Vec<Exchange>,
+    /// One per workload of [`WORKLOADS`], in order.
+    counted: Vec<Counted>,
+    explain: ExplainReport,
+    rows_read: RowsReadReport,
+    pool: PoolReport,
+}
+
+/// The workloads whose queries, rows, bytes and commits the proxy counts.
+const WORKLOADS: [&str; 5] = ["list", "detail", "filter", "report", "write"];
+
+/// The baseline's side (measured once per seed) and the target's seeded database.
 pub struct Seeded {
-    base: Side,
+    baseline: Baseline,
     cand: Side,
-    baseline_seed: SeedReport,
 }
 
 /// Lab 24's part of the pipeline.
@@ -68,25 +89,41 @@ impl Method for Database {
             .map_err(|err| err.to_string().trim_start_matches("error: ").to_string())
     }
 
-    async fn prepare(ctx: &Context<'_>, w: &Settings, sides: &Sides) -> Result<Seeded, Stop> {
+    async fn prepare(ctx: &Context<'_>, w: &Settings, sides: &Sides, tools: &Tools) -> Result<Seeded, Stop> {
+        let proxy = proxy_tool(tools)?;
         let tag = format!("labdb_g{}_{}", std::process::id(), ctx.seed);
-        let base = Side { driver: sides.baseline.main.clone(), database: format!("{tag}_base") };
-        let cand = Side { driver: sides.target.main.clone(), database: format!("{tag}_target") };
         let seed = ctx.seed.to_string();
-        ctx.progress.phase(format!("seeding both databases ({}, seed {seed})", w.size));
-        let baseline_seed: SeedReport =
-            run_verb(&base.driver, &verb("seed", &seed, &w.size, &base.database, &[]), RUN_LIMIT).await.map_err(kit)?;
-        let seeded = Seeded { base, cand, baseline_seed };
-        match run_verb::<SeedReport, _>(
-            &seeded.cand.driver,
-            &verb("seed", &seed, &w.size, &seeded.cand.database, &[]),
-            RUN_LIMIT,
+        // The proxy's build is part of the key: it does the counting.
+        let proxy_build = std::fs::read(proxy).map(|bytes| crate::build::fnv(&bytes)).map_err(kit)?;
+        let key = format!(
+            "lab 24 baseline {seed} {} gate {} counts {} after {} rows-read {} pool {}x{} ms proxy {proxy_build:016x}",
+            w.size,
+            w.gate_requests,
+            w.count_requests,
+            w.count_warmup,
+            w.rows_read_requests,
+            w.pool_concurrency,
+            w.pool_hold_ms
+        );
+        let base = Side { driver: sides.baseline.main.clone(), database: format!("{tag}_base") };
+        let baseline = crate::measure::baseline_cache::get(
+            &ctx.kit.target_dir,
+            &base.driver,
+            &key,
+            measure_baseline(ctx, w, &base, proxy),
         )
         .await
-        {
-            Ok(_) => Ok(seeded),
+        .map_err(kit)?;
+        let cand = Side { driver: sides.target.main.clone(), database: format!("{tag}_target") };
+        ctx.progress.phase(format!("seeding the target's database ({}, seed {seed})", w.size));
+        let seeded =
+            run_verb::<SeedReport, _>(&cand.driver, &verb("seed", &seed, &w.size, &cand.database, &[]), RUN_LIMIT)
+                .await;
+        let prepared = Seeded { baseline, cand };
+        match seeded {
+            Ok(_) => Ok(prepared),
             Err(err) => {
-                Database::cleanup(ctx, sides, seeded).await;
+                Database::cleanup(ctx, sides, prepared).await;
                 Err(tgt(format!("could not be seeded: {err}")))
             }
         }
@@ -94,42 +131,18 @@ impl Method for Database {
 
     /// Runs first: its workload writes (reviews), the same on both sides.
     async fn gate(ctx: &Context<'_>, w: &Settings, _: &Sides, seeded: &Seeded) -> Result<Result<String, String>, Stop> {
-        let (seed, size) = (ctx.seed.to_string(), w.size.as_str());
-        let gate_requests = w.gate_requests.to_string();
+        let seed = ctx.seed;
         ctx.progress.phase(format!("comparing answers on seed {seed}"));
-        let dir = tempfile::tempdir().map_err(kit)?;
-        let answers = |side: &Side, file: PathBuf| {
-            let mut args = verb(
-                "run",
-                &seed,
-                size,
-                &side.database,
-                &["--reuse", "--workload", "mixed", "--requests", &gate_requests],
-            );
-            args.extend(["--responses".to_string(), file.display().to_string()]);
-            let driver = side.driver.clone();
-            async move {
-                run_verb::<RunReport, _>(&driver, &args, RUN_LIMIT).await?;
-                read_answers(&file)
-            }
-        };
-        // The baseline's answers depend only on the seed: a run that grades
-        // several targets on one seed (the self-check, a class) asks it once.
-        let key = format!("gate answers {seed} {size} {gate_requests}");
-        let baseline_answers = answers(&seeded.base, dir.path().join("base.jsonl"));
-        let want =
-            crate::measure::baseline_cache::get(&ctx.kit.target_dir, &seeded.base.driver, &key, baseline_answers)
-                .await
-                .map_err(kit)?;
-        let got = answers(&seeded.cand, dir.path().join("target.jsonl")).await.map_err(tgt)?;
-        if let Some(difference) = compare_answers(&want, &got) {
+        let got = gate_answers(ctx, w, &seeded.cand).await.map_err(tgt)?;
+        let want = &seeded.baseline.answers;
+        if let Some(difference) = compare_answers(want, &got) {
             return Ok(Err(difference.to_string()));
         }
         Ok(Ok(format!(
             "{} answers equal the baseline's on seed {seed}; the baseline seeded {} rows in {:.1} s (budget {} s)",
             want.len(),
-            seeded.baseline_seed.rows,
-            seeded.baseline_seed.total_ms as f64 / 1000.0,
+            seeded.baseline.seeded.rows,
+            seeded.baseline.seeded.total_ms as f64 / 1000.0,
             w.seed_budget_s
         )))
     }
@@ -141,24 +154,42 @@ impl Method for Database {
         tools: &Tools,
         seeded: &Seeded,
     ) -> Result<Vec<Measurement>, Stop> {
-        let proxy = tools.get("pg-count-proxy").ok_or_else(|| kit("rubric [tools] names no pg-count-proxy"))?;
-        let (base, cand) = (&seeded.base, &seeded.cand);
-        let (seed, size) = (ctx.seed.to_string(), w.size.clone());
+        let proxy = proxy_tool(tools)?;
+        let (base, cand) = (&seeded.baseline, &seeded.cand);
         let mut measurements = Vec::new();
         // The pool check also reads the connections the counted runs opened.
         if ctx.wants(&["queries_per_list_page", "rows_per_report", "write_units_per_review", "pool_failures"]) {
-            measurements = counts(ctx, w, base, cand, proxy, &seed, &size).await?;
+            let proxy = start_proxy(proxy).await?;
+            let mut counted = Vec::new();
+            for workload in WORKLOADS {
+                ctx.progress.phase(format!("counting queries through the proxy: {workload}"));
+                counted.push(count(ctx, w, cand, workload, &proxy).await.map_err(tgt)?);
+            }
+            measurements = counts(w, &base.counted, &counted);
         }
         if ctx.wants(&["filter_plan_misses"]) {
-            measurements.push(plans(ctx, base, cand, &seed, &size).await?);
+            ctx.progress.phase("reading EXPLAIN plans");
+            let t = explain(ctx, w, cand).await.map_err(tgt)?;
+            measurements.push(plans(&base.explain, &t));
         }
         if ctx.wants(&["orders_rows_per_deep_page"]) {
-            measurements.push(rows_read(ctx, w, base, cand, &seed, &size).await?);
+            ctx.progress.phase("counting rows read for a deep page");
+            let t = rows_read(ctx, w, cand).await.map_err(tgt)?;
+            let rows = |v: &RowsReadReport| v.orders_rows_read_per_request;
+            measurements.push(Measurement::counted(
+                MethodKind::Count,
+                "orders_rows_per_deep_page",
+                "rows/request",
+                "pg_stat_user_tables: rows of orders read per page 50,000 deep (exact)".into(),
+                rows(&base.rows_read),
+                rows(&t),
+            ));
         }
         if !ctx.wants(&["pool_failures"]) {
             return Ok(measurements);
         }
-        let pool = pool(ctx, w, base, cand).await?;
+        ctx.progress.phase("checking the pool against a locked table");
+        let pool = (&base.pool, &pool_check(w, cand).await.map_err(tgt)?);
         let opened = measurements.iter().find(|m| m.id == "connections_opened").map(|m| (m.baseline, m.target));
         let (base_opened, cand_opened) = opened.unwrap_or((0.0, 0.0));
         let max_connections = w.max_connections_opened as f64;
@@ -171,8 +202,8 @@ impl Method for Database {
             format!(
                 "pool check ({} reads on a locked table): baseline answered {}, target {}; at most {max_connections} connections opened over the counted runs",
                 w.pool_concurrency,
-                statuses(&pool.0),
-                statuses(&pool.1)
+                statuses(pool.0),
+                statuses(pool.1)
             ),
             failures(pool.0.passed, base_opened),
             failures(pool.1.passed, cand_opened),
@@ -181,15 +212,62 @@ impl Method for Database {
     }
 
     async fn cleanup(_ctx: &Context<'_>, _: &Sides, seeded: Seeded) {
-        for side in [&seeded.base, &seeded.cand] {
-            let _ =
-                run_verb::<Dropped, _>(&side.driver, &["drop", "--database", &side.database], Duration::from_secs(60))
-                    .await;
-        }
+        drop_database(&seeded.cand).await;
     }
 }
 
+fn proxy_tool(tools: &Tools) -> Result<&Path, Stop> {
+    tools.get("pg-count-proxy").map(PathBuf::as_path).ok_or_else(|| kit("rubric [tools] names no pg-count-proxy"))
+}
+
+async fn drop_database(side: &Side) {
+    let _ =
+        run_verb::<Dropped, _>(&side.driver, &["drop", "--database", &side.database], Duration::from_secs(60)).await;
+}
+
+/// The baseline's side of every measurement, in the order a grading takes
+/// them (the gate's writes come first), on a database seeded for it alone.
+async fn measure_baseline(ctx: &Context<'_>, w: &Settings, base: &Side, proxy: &Path) -> Result<Baseline, RunError> {
+    let seed = ctx.seed.to_string();
+    ctx.progress.phase(format!("measuring the baseline (seed {seed}; once per seed, then kept)"));
+    let seeded: SeedReport =
+        run_verb(&base.driver, &verb("seed", &seed, &w.size, &base.database, &[]), RUN_LIMIT).await?;
+    let measured = async {
+        let answers = gate_answers(ctx, w, base).await?;
+        let proxy = start_proxy(proxy).await.map_err(|stop| RunError::Failed(format!("{stop:?}")))?;
+        let mut counted = Vec::new();
+        for workload in WORKLOADS {
+            counted.push(count(ctx, w, base, workload, &proxy).await?);
+        }
+        let explain = explain(ctx, w, base).await?;
+        let rows_read = rows_read(ctx, w, base).await?;
+        let pool = pool_check(w, base).await?;
+        Ok(Baseline { seeded, answers, counted, explain, rows_read, pool })
+    }
+    .await;
+    drop_database(base).await;
+    measured
+}
+
+/// The mixed workload's exchanges, recorded by the side's driver.
+async fn gate_answers(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<Vec<Exchange>, RunError> {
+    let dir = tempfile::tempdir().map_err(|err| RunError::Failed(err.to_string()))?;
+    let file = dir.path().join("answers.jsonl");
+    let requests = w.gate_requests.to_string();
+    let mut args = verb(
+        "run",
+        &ctx.seed.to_string(),
+        &w.size,
+        &side.database,
+        &["--reuse", "--workload", "mixed", "--requests", &requests],
+    );
+    args.extend(["--responses".to_string(), file.display().to_string()]);
+    run_verb::<RunReport, _>(&side.driver, &args, RUN_LIMIT).await?;
+    read_answers(&file)
+}
+
 /// What a counted run's proxy saw, per request: queries, rows and bytes sent back, commits that wrote, connections.
+#[derive(Debug, Serialize, Deserialize)]
 struct Counted {
     queries: f64,
     rows_to_client: f64,
@@ -248,16 +326,15 @@ async fn start_proxy(proxy: &Path) -> Result<Proxy, Stop> {
     Ok(Proxy { address: ready.proxy, control: ready.control, _child: child })
 }
 
-async fn counted_run(
+/// One workload's counted run through the proxy.
+async fn count(
+    ctx: &Context<'_>,
+    w: &Settings,
     side: &Side,
-    seed: &str,
-    size: &str,
     workload: &str,
-    requests: usize,
-    warmup: usize,
     proxy: &Proxy,
-) -> Result<RunReport, RunError> {
-    let (requests, warmup) = (requests.to_string(), warmup.to_string());
+) -> Result<Counted, RunError> {
+    let (requests, warmup) = (w.count_requests.to_string(), w.count_warmup.to_string());
     let extra = [
         "--reuse",
         "--workload",
@@ -271,34 +348,17 @@ async fn counted_run(
         "--proxy-control",
         &proxy.control,
     ];
-    run_verb(&side.driver, &verb("run", seed, size, &side.database, &extra), RUN_LIMIT).await
+    let report =
+        run_verb(&side.driver, &verb("run", &ctx.seed.to_string(), &w.size, &side.database, &extra), RUN_LIMIT).await?;
+    counted(report).map_err(RunError::Failed)
 }
 
-async fn counts(
-    ctx: &Context<'_>,
-    w: &Settings,
-    base: &Side,
-    cand: &Side,
-    proxy: &Path,
-    seed: &str,
-    size: &str,
-) -> Result<Vec<Measurement>, Stop> {
+/// The counted measurements, from both sides' runs of [`WORKLOADS`].
+fn counts(w: &Settings, base: &[Counted], cand: &[Counted]) -> Vec<Measurement> {
     let (requests, warmup) = (w.count_requests, w.count_warmup);
-    let proxy = start_proxy(proxy).await?;
-    let mut per_workload = Vec::new();
-    let mut connections = (0.0, 0.0);
-    for workload in ["list", "detail", "filter", "report", "write"] {
-        ctx.progress.phase(format!("counting queries through the proxy: {workload}"));
-        let b = counted_run(base, seed, size, workload, requests, warmup, &proxy).await.map_err(kit)?;
-        let t = counted_run(cand, seed, size, workload, requests, warmup, &proxy).await.map_err(tgt)?;
-        let (b, t) = (counted(b).map_err(kit)?, counted(t).map_err(tgt)?);
-        connections.0 += b.connections;
-        connections.1 += t.connections;
-        per_workload.push((workload, b, t));
-    }
     let method = |what: &str| format!("pg-count-proxy, {what}, {requests} requests after {warmup} (exact)");
     let mut out = Vec::new();
-    for (workload, b, t) in &per_workload {
+    for ((workload, b), t) in WORKLOADS.iter().zip(base).zip(cand) {
         let id = match *workload {
             "list" => "queries_per_list_page".to_string(),
             other => format!("queries_per_{other}_request"),
@@ -340,75 +400,58 @@ async fn counts(
             ));
         }
     }
+    let opened = |side: &[Counted]| side.iter().map(|c| c.connections).sum();
     out.push(Measurement::counted(
         MethodKind::Count,
         "connections_opened",
         "connections",
         method("server connections opened over every counted run"),
-        connections.0,
-        connections.1,
+        opened(base),
+        opened(cand),
     ));
-    Ok(out)
+    out
 }
 
-async fn plans(ctx: &Context<'_>, base: &Side, cand: &Side, seed: &str, size: &str) -> Result<Measurement, Stop> {
-    ctx.progress.phase("reading EXPLAIN plans");
-    let explain = |side: &Side| {
-        let args = verb("explain", seed, size, &side.database, &["--reuse"]);
-        let driver = side.driver.clone();
-        async move { run_verb::<ExplainReport, _>(&driver, &args, RUN_LIMIT).await }
-    };
-    let b = explain(base).await.map_err(kit)?;
-    let t = explain(cand).await.map_err(tgt)?;
+/// The side's EXPLAIN of the customer filter, after ANALYZE.
+async fn explain(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<ExplainReport, RunError> {
+    let args = verb("explain", &ctx.seed.to_string(), &w.size, &side.database, &["--reuse"]);
+    run_verb(&side.driver, &args, RUN_LIMIT).await
+}
+
+fn plans(base: &ExplainReport, cand: &ExplainReport) -> Measurement {
     let misses = |v: &ExplainReport| f64::from(u8::from(!v.filter.passed));
-    Ok(Measurement::counted(
+    Measurement::counted(
         MethodKind::LabSpecific,
         "filter_plan_misses",
         "misses",
         format!(
             "EXPLAIN (FORMAT JSON) of the customer filter after ANALYZE: baseline {}; target {}",
-            b.filter.describe(),
-            t.filter.describe()
+            base.filter.describe(),
+            cand.filter.describe()
         ),
-        misses(&b),
-        misses(&t),
-    ))
+        misses(base),
+        misses(cand),
+    )
 }
 
 /// Rows of `orders` PostgreSQL reads for a deep page, from its own statistics.
-async fn rows_read(
-    ctx: &Context<'_>,
-    w: &Settings,
-    base: &Side,
-    cand: &Side,
-    seed: &str,
-    size: &str,
-) -> Result<Measurement, Stop> {
-    ctx.progress.phase("counting rows read for a deep page");
+async fn rows_read(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<RowsReadReport, RunError> {
     let requests = w.rows_read_requests.to_string();
-    let args = |side: &Side| {
-        verb("rows-read", seed, size, &side.database, &["--reuse", "--workload", "deep", "--requests", &requests])
-    };
-    let b = run_verb(&base.driver, &args(base), RUN_LIMIT).await.map_err(kit)?;
-    let t = run_verb(&cand.driver, &args(cand), RUN_LIMIT).await.map_err(tgt)?;
-    let rows = |v: &RowsReadReport| v.orders_rows_read_per_request;
-    Ok(Measurement::counted(
-        MethodKind::Count,
-        "orders_rows_per_deep_page",
-        "rows/request",
-        "pg_stat_user_tables: rows of orders read per page 50,000 deep (exact)".into(),
-        rows(&b),
-        rows(&t),
-    ))
+    let args = verb(
+        "rows-read",
+        &ctx.seed.to_string(),
+        &w.size,
+        &side.database,
+        &["--reuse", "--workload", "deep", "--requests", &requests],
+    );
+    run_verb(&side.driver, &args, RUN_LIMIT).await
 }
 
-async fn pool(ctx: &Context<'_>, w: &Settings, base: &Side, cand: &Side) -> Result<(PoolReport, PoolReport), Stop> {
+/// The side's service against a locked table (its own tiny database).
+async fn pool_check(w: &Settings, side: &Side) -> Result<PoolReport, RunError> {
     let (concurrency, hold) = (w.pool_concurrency.to_string(), w.pool_hold_ms.to_string());
-    ctx.progress.phase("checking the pool against a locked table");
     let args = ["pool-check", "--size", "tiny", "--concurrency", &concurrency, "--hold-ms", &hold];
-    let b = run_verb(&base.driver, &args, RUN_LIMIT).await.map_err(kit)?;
-    let t = run_verb(&cand.driver, &args, RUN_LIMIT).await.map_err(tgt)?;
-    Ok((b, t))
+    run_verb(&side.driver, &args, RUN_LIMIT).await
 }
 
 #[cfg(test)]

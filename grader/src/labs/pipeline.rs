@@ -75,7 +75,14 @@ pub trait Method {
         Ok(())
     }
 
-    async fn prepare(ctx: &Context<'_>, settings: &Self::Settings, sides: &Sides) -> Result<Self::Prepared, Stop>;
+    /// Sets up the runs (and may measure the baseline's side once per seed,
+    /// with the lab's tools).
+    async fn prepare(
+        ctx: &Context<'_>,
+        settings: &Self::Settings,
+        sides: &Sides,
+        tools: &Tools,
+    ) -> Result<Self::Prepared, Stop>;
 
     /// `Ok(evidence)` when the target's answers equal the baseline's,
     /// `Err(the first difference)` when not.
@@ -126,7 +133,7 @@ pub async fn grade<M: Method>(ctx: &Context<'_>, rubric: &Rubric, target: &Targe
         Err(record) => return record,
     };
     let sides = Sides { baseline, target: candidate };
-    let prepared = match M::prepare(ctx, &settings, &sides).await {
+    let prepared = match M::prepare(ctx, &settings, &sides, &tools).await {
         Ok(prepared) => prepared,
         Err(stop) => return stop.record(rubric, target),
     };

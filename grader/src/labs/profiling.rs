@@ -52,7 +52,7 @@ impl Method for Profiling {
     /// The driver arguments that pick the dataset.
     type Prepared = Vec<String>;
 
-    async fn prepare(ctx: &Context<'_>, w: &Settings, _: &Sides) -> Result<Vec<String>, Stop> {
+    async fn prepare(ctx: &Context<'_>, w: &Settings, _: &Sides, _: &Tools) -> Result<Vec<String>, Stop> {
         Ok(data_args(ctx.seed, &w.size))
     }
 
