@@ -27,8 +27,10 @@
 //! Cancelled orders count nowhere in reports.
 //!
 //! **Errors.** Every error is JSON, `{"error": code, "message": text}`, with
-//! the status [`ApiError::status`] gives: bad input is a 4xx, a pool that
-//! cannot hand out a connection in time is a 503, anything else a 500.
+//! the status [`ApiError::status`] gives: bad input is a 4xx; a database
+//! that cannot serve the request now (no free connection in time, a lost
+//! connection, a statement cancelled by its timeout) is a 503 whose message
+//! says which; anything else a 500.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -81,9 +83,9 @@ pub enum ApiError {
     /// No such route (404 `not_found`) or method (405 `method_not_allowed`).
     #[error("{method} {path} is not part of this API")]
     NoRoute { method: Method, path: String, status: StatusCode },
-    /// The connection pool had nothing to hand out in time (503 `unavailable`).
-    #[error("the database is busy; try again shortly")]
-    Busy,
+    /// The database cannot serve the request now (503 `unavailable`).
+    #[error("{0}; try again shortly")]
+    Unavailable(Unavailable),
     /// Any other database failure (500 `internal`).
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
@@ -92,12 +94,58 @@ pub enum ApiError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// Why the database could not serve a request now: each is a 503, since
+/// the same request may well succeed a moment later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    /// The pool handed out no connection within its wait: every connection
+    /// was busy, or none could be opened.
+    #[error("no database connection became free in time (the database is busy or unreachable)")]
+    NoConnection,
+    /// No connection could be opened: nothing listens at the database's
+    /// address, or the server is starting or shutting down.
+    #[error("the database could not be reached")]
+    Unreachable,
+    /// The connection broke (the server restarted or dropped it).
+    #[error("the connection to the database was lost")]
+    ConnectionLost,
+    /// The statement ran past the connection's `statement_timeout` (or
+    /// waited past `lock_timeout` for a lock) and PostgreSQL cancelled it.
+    #[error("the database did not finish the query in time (statement timeout)")]
+    StatementTimeout,
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut => ApiError::Busy,
-            other => ApiError::Database(other),
+        match unavailable(&err) {
+            Some(why) => ApiError::Unavailable(why),
+            None => ApiError::Database(err),
         }
+    }
+}
+
+/// Whether `err` means "not now" rather than a fault in the request or the service.
+fn unavailable(err: &sqlx::Error) -> Option<Unavailable> {
+    match err {
+        sqlx::Error::PoolTimedOut => Some(Unavailable::NoConnection),
+        sqlx::Error::Io(io) => Some(match io.kind() {
+            std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::AddrNotAvailable
+            | std::io::ErrorKind::HostUnreachable
+            | std::io::ErrorKind::NetworkUnreachable => Unavailable::Unreachable,
+            _ => Unavailable::ConnectionLost,
+        }),
+        sqlx::Error::PoolClosed => Some(Unavailable::ConnectionLost),
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            // query_canceled (statement_timeout), lock_not_available (lock_timeout).
+            Some("57014" | "55P03") => Some(Unavailable::StatementTimeout),
+            // cannot_connect_now: the server is starting or stopping.
+            Some("57P03") => Some(Unavailable::Unreachable),
+            // admin_shutdown, crash_shutdown, and the connection exceptions.
+            Some(code) if code.starts_with("57P") || code.starts_with("08") => Some(Unavailable::ConnectionLost),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -115,7 +163,7 @@ impl ApiError {
             ApiError::InvalidBody { status, .. } | ApiError::NoRoute { status, .. } => *status,
             ApiError::InvalidReview(_) | ApiError::UnknownCustomer(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Database(_) | ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -132,7 +180,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::NoRoute { status, .. } if *status == StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
             ApiError::NoRoute { .. } => "not_found",
-            ApiError::Busy => "unavailable",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Database(_) | ApiError::Unexpected(_) => "internal",
         }
     }
@@ -557,6 +605,20 @@ pub struct ReviewCreated {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_database_that_cannot_serve_now_is_a_503_that_says_why() {
+        let timed_out = ApiError::from(sqlx::Error::PoolTimedOut);
+        assert_eq!(timed_out.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(timed_out.code(), "unavailable");
+        assert!(timed_out.body().message.contains("busy or unreachable"), "{}", timed_out.body().message);
+        let eof = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed");
+        let lost = ApiError::from(sqlx::Error::Io(eof));
+        assert_eq!((lost.status(), lost.code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+        assert!(lost.body().message.contains("connection to the database was lost"));
+        let other = ApiError::from(sqlx::Error::RowNotFound);
+        assert_eq!((other.status(), other.code()), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
+    }
 
     #[test]
     fn a_cursor_survives_encoding_and_decoding() {

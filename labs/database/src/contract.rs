@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use axum::Router;
 use lab_support::exchange::{assert_json_4xx, send, send_any};
+use lab_support::fuzz::{Route, Valid};
 use lab_support::{Exchange, Req, Size};
 use serde_json::{Value, json};
 
@@ -26,6 +27,7 @@ use crate::Service;
 use crate::api::{self, CategoryReport, CategoryTotal, CustomerOrders, CustomerRef, DateRange, OrderSummary};
 use crate::data::Dataset;
 use crate::db::Scratch;
+use crate::proxy::{Proxy, ProxyConfig};
 use crate::workload::{self, Workload};
 
 /// A multi-threaded runtime like the one the driver serves on.
@@ -499,7 +501,7 @@ pub fn serves_real_http_on_loopback(target: Service) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().expect("local address");
         let router = app(&target, &db, None);
-        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let server = tokio::spawn(lab_support::serve::serve(listener, router, lab_support::serve::Limits::default()));
         let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
         let health: Value =
             client.get(format!("http://{addr}/health")).send().await.expect("GET /health").json().await.expect("JSON");
@@ -569,6 +571,154 @@ pub fn seeding_is_repeatable(target: Service) {
     });
 }
 
+/// Every route of the contract, as the property test fills it.
+const ROUTES: &[Route] = &[
+    Route { method: "GET", path: "/health", query: &[], fields: &[] },
+    Route { method: "GET", path: "/orders", query: &["limit", "cursor"], fields: &[] },
+    Route { method: "GET", path: "/orders/{}", query: &[], fields: &[] },
+    Route { method: "GET", path: "/customers/{}/orders", query: &["limit"], fields: &[] },
+    Route { method: "GET", path: "/reports/categories", query: &["from", "to"], fields: &[] },
+    Route { method: "GET", path: "/products/{}", query: &[], fields: &[] },
+    Route {
+        method: "POST",
+        path: "/products/{}/reviews",
+        query: &[],
+        fields: &["customer_id", "rating", "title", "body"],
+    },
+];
+
+/// Whatever a client sends to any route (valid values mixed with edge
+/// cases and hostile ones, see [`lab_support::fuzz`]), the answer comes in
+/// time, is never a 5xx, and every 4xx is the JSON error shape.
+pub fn no_request_gets_a_5xx(target: Service) {
+    let runtime = runtime();
+    let db = runtime.block_on(scratch(&target, 9, Size::Tiny));
+    // A pool spawns its upkeep on the runtime it is made in.
+    let _inside = runtime.enter();
+    let router = app(&target, &db, None);
+    let page = runtime.block_on(send(&router, &Req::get("/orders?limit=2")));
+    let cursor = page.body["next_cursor"].as_str().expect("a first page of two has a next_cursor").to_string();
+    let sku = db.data.products[0].sku.clone();
+    let text = [sku.as_str(), cursor.as_str(), "1", "2", "20", "100", "2026-03-01", "2026-03-31"];
+    let valid = Valid {
+        text: text.iter().map(|s| s.to_string()).collect(),
+        json: vec![json!(1), json!(2), json!(5), json!("Sturdy"), json!("Broke after a week.")],
+    };
+    lab_support::fuzz::no_request_gets_a_5xx(&runtime, &router, ROUTES, &valid, 256);
+}
+
+/// How long any one request may take in the fault tests before it counts as hung.
+const HANG: Duration = Duration::from_secs(20);
+
+/// Panics unless `answer` is a JSON 503 `unavailable` whose message says `why`.
+fn assert_unavailable(answer: &Exchange, why: &str, context: &str) {
+    assert_eq!(
+        (answer.status, &answer.body["error"]),
+        (503, &json!("unavailable")),
+        "{context}: {} {} answered {} {}",
+        answer.req.method,
+        answer.req.uri,
+        answer.status,
+        answer.body
+    );
+    let message = answer.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(why), "{context}: the 503 should say `{why}`: {message}");
+}
+
+/// `req`, failing the test if it takes longer than [`HANG`].
+async fn send_in_time(router: &Router, req: &Req, context: &str) -> Exchange {
+    match tokio::time::timeout(HANG, send(router, req)).await {
+        Ok(answer) => answer,
+        Err(_) => panic!("{context}: {} {} hung for {} s", req.method, req.uri, HANG.as_secs()),
+    }
+}
+
+/// Sends `req` until it answers 200 (at most `tries` times); every other
+/// answer must be a JSON 503 saying `why`. Returns how many were 503s.
+async fn until_ok(router: &Router, req: &Req, tries: usize, why: &str, context: &str) -> usize {
+    for attempt in 0..tries {
+        let answer = send_in_time(router, req, context).await;
+        if answer.status == 200 {
+            return attempt;
+        }
+        assert_unavailable(&answer, why, context);
+    }
+    panic!("{context}: no 200 in {tries} requests");
+}
+
+/// A database restart mid-run (the proxy closes every open connection, so
+/// a pool's idle connections are dead): each answer is a 200 or a JSON 503
+/// saying the connection was lost, never a 500, and the service answers
+/// 200 again within a few requests on fresh connections.
+pub fn a_database_restart_is_a_503_at_worst_then_recovers(target: Service) {
+    runtime().block_on(async {
+        let db = scratch(&target, 3, Size::Tiny).await;
+        let proxy = Proxy::start(ProxyConfig::new(db.server.host_port())).await.expect("start the proxy");
+        let router = app(&target, &db, Some(&proxy.host_port()));
+        let req = Req::get("/orders/1");
+        // Several at once, so a pooled service keeps several connections.
+        let mut warm = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let (router, req) = (router.clone(), req.clone());
+            warm.spawn(async move { send(&router, &req).await });
+        }
+        for answer in warm.join_all().await {
+            assert_eq!(answer.status, 200, "before the restart: {}", answer.body);
+        }
+        proxy.sever();
+        until_ok(&router, &req, 12, "connection to the database was lost", "after a restart").await;
+        // The whole workload works again, with the same answers.
+        let again = send_in_time(&router, &req, "after recovering").await;
+        assert_eq!(again.body, to_value(&expected_order(&db.data, 1)));
+    });
+}
+
+/// A database that is down: every request is a JSON 503 within the hang
+/// limit (no 500, no wait without end), and once the server is back the
+/// service answers 200 again without a restart of its own.
+pub fn a_database_that_is_down_is_a_503_then_recovers(target: Service) {
+    runtime().block_on(async {
+        let db = scratch(&target, 5, Size::Tiny).await;
+        let proxy = Proxy::start(ProxyConfig::new(db.server.host_port())).await.expect("start the proxy");
+        let router = app(&target, &db, Some(&proxy.host_port()));
+        let req = Req::get("/orders/2");
+        assert_eq!(send_in_time(&router, &req, "before the outage").await.status, 200);
+        proxy.set_down(true);
+        proxy.sever();
+        for _ in 0..3 {
+            let answer = send_in_time(&router, &req, "while the database is down").await;
+            assert_unavailable(&answer, "database", "while the database is down");
+        }
+        // A route that needs no database still answers.
+        let health = send_in_time(&router, &Req::get("/health"), "while the database is down").await;
+        assert_eq!(health.status, 200, "/health needs no database: {}", health.body);
+        proxy.set_down(false);
+        until_ok(&router, &req, 12, "database", "after the outage").await;
+    });
+}
+
+/// A statement stuck behind a lock is cancelled by the service's
+/// `statement_timeout` and answered as a JSON 503 that names the timeout,
+/// while routes that need no database keep answering; after the lock goes,
+/// the same request answers 200. (Only an implementation that sets a
+/// statement timeout passes: without one, the request waits for the lock.)
+pub fn a_statement_stuck_behind_a_lock_is_a_503_naming_the_timeout(target: Service) {
+    runtime().block_on(async {
+        let db = scratch(&target, 6, Size::Tiny).await;
+        let router = app(&target, &db, None);
+        let req = Req::get("/orders/3");
+        assert_eq!(send_in_time(&router, &req, "before the lock").await.status, 200);
+        let mut locker = db.connect().await.expect("connect");
+        sqlx::raw_sql("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.expect("lock");
+        let answer = send_in_time(&router, &req, "behind the lock").await;
+        assert_unavailable(&answer, "statement timeout", "behind the lock");
+        let health = send_in_time(&router, &Req::get("/health"), "behind the lock").await;
+        assert_eq!(health.status, 200, "/health needs no database: {}", health.body);
+        sqlx::raw_sql("ROLLBACK").execute(&mut locker).await.expect("unlock");
+        assert_eq!(send_in_time(&router, &req, "after the lock").await.status, 200);
+    });
+}
+
 /// Expands to one `#[test]` per contract check for `$target`, compared with `$reference`.
 #[macro_export]
 macro_rules! contract_tests {
@@ -624,6 +774,18 @@ macro_rules! contract_tests {
         #[test]
         fn seeding_is_repeatable() {
             $crate::contract::seeding_is_repeatable($target);
+        }
+        #[test]
+        fn a_database_restart_is_a_503_at_worst_then_recovers() {
+            $crate::contract::a_database_restart_is_a_503_at_worst_then_recovers($target);
+        }
+        #[test]
+        fn no_request_gets_a_5xx() {
+            $crate::contract::no_request_gets_a_5xx($target);
+        }
+        #[test]
+        fn a_database_that_is_down_is_a_503_then_recovers() {
+            $crate::contract::a_database_that_is_down_is_a_503_then_recovers($target);
         }
     };
 }

@@ -31,13 +31,17 @@
 //! SSL and GSS encryption requests are answered `N` by the proxy itself, so
 //! the conversation stays in plain text where it can be read.
 //!
+//! For fault tests it can play a failing server: [`Proxy::sever`] closes
+//! every open connection (a restart: the client's pooled connections die),
+//! and [`Proxy::set_down`] closes new ones at once (a server that is down).
+//!
 //! Use it in-process with [`Proxy::start`], or as the `pg-count-proxy`
 //! binary, which serves [`Proxy::control`] over HTTP.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -111,6 +115,10 @@ struct Shared {
     counters: Counters,
     statements: Mutex<VecDeque<String>>,
     next_connection: AtomicU64,
+    /// Bumped by [`Proxy::sever`]: every connection open at that moment closes.
+    severed: tokio::sync::watch::Sender<u64>,
+    /// While set, new connections are closed at once, as by a server that is down.
+    refusing: AtomicBool,
 }
 
 impl Shared {
@@ -153,6 +161,11 @@ impl Shared {
         c.peak.store(c.active.load(Ordering::SeqCst), Ordering::SeqCst);
         self.statements.lock().expect("statement log").clear();
         before
+    }
+
+    fn sever(&self) -> serde_json::Value {
+        self.severed.send_modify(|generation| *generation += 1);
+        serde_json::json!({ "severed": self.counters.active.load(Ordering::SeqCst) })
     }
 
     fn opened(&self) {
@@ -203,6 +216,8 @@ impl Proxy {
             counters: Counters::default(),
             statements: Mutex::new(VecDeque::new()),
             next_connection: AtomicU64::new(1),
+            severed: tokio::sync::watch::Sender::new(0),
+            refusing: AtomicBool::new(false),
         });
         let accepting = shared.clone();
         let accept = tokio::spawn(async move {
@@ -210,6 +225,10 @@ impl Proxy {
                 let Ok((client, _)) = listener.accept().await else {
                     continue;
                 };
+                if accepting.refusing.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
                 let shared = accepting.clone();
                 tokio::spawn(async move {
                     if let Err(err) = serve_connection(client, &shared).await
@@ -247,6 +266,19 @@ impl Proxy {
         self.shared.statements.lock().expect("statement log").iter().cloned().collect()
     }
 
+    /// Closes every connection open now, both ways, as a server restart
+    /// would: a client's pooled connections are dead from here on. New
+    /// connections are still forwarded.
+    pub fn sever(&self) {
+        self.shared.sever();
+    }
+
+    /// While `down`, every new connection is closed at once (the server
+    /// seems down to clients); open ones are left alone (see [`Proxy::sever`]).
+    pub fn set_down(&self, down: bool) {
+        self.shared.refusing.store(down, Ordering::SeqCst);
+    }
+
     /// The HTTP control API for this proxy (see [`control_routes`]).
     pub fn control(&self) -> Router {
         control_routes(self.shared.clone())
@@ -259,12 +291,14 @@ impl Drop for Proxy {
     }
 }
 
-/// `GET /counts`, `POST /reset` (answers the counts before the reset) and
-/// `GET /statements` (JSON list of the statements run since the reset).
+/// `GET /counts`, `POST /reset` (answers the counts before the reset),
+/// `GET /statements` (JSON list of the statements run since the reset) and
+/// `POST /sever` (closes every open connection, see [`Proxy::sever`]).
 fn control_routes(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/counts", get(|State(s): State<Arc<Shared>>| async move { Json(s.counts()) }))
         .route("/reset", post(|State(s): State<Arc<Shared>>| async move { Json(s.reset()) }))
+        .route("/sever", post(|State(s): State<Arc<Shared>>| async move { Json(s.sever()) }))
         .route(
             "/statements",
             get(|State(s): State<Arc<Shared>>| async move {
@@ -339,9 +373,19 @@ async fn serve_connection(client: TcpStream, shared: &Arc<Shared>) -> io::Result
         let _ = client_write.shutdown().await;
     });
 
-    let result = forward_messages(&mut reader, &mut upstream_write, shared, connection).await;
-    let _ = upstream_write.shutdown().await;
-    let _ = down.await;
+    let mut severed = shared.severed.subscribe();
+    let result = tokio::select! {
+        result = forward_messages(&mut reader, &mut upstream_write, shared, connection) => {
+            let _ = upstream_write.shutdown().await;
+            let _ = down.await;
+            result
+        }
+        _ = severed.changed() => {
+            // Both sockets close now, mid-statement or not, as in a server restart.
+            down.abort();
+            Err(io::Error::new(io::ErrorKind::ConnectionAborted, "severed by the proxy"))
+        }
+    };
     shared.counters.active.fetch_sub(1, Ordering::SeqCst);
     result
 }

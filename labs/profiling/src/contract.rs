@@ -11,6 +11,7 @@
 //! pinned by insta snapshots under `labs/profiling/src/snapshots/`.
 
 use lab_support::exchange::{assert_json_4xx, send, send_any};
+use lab_support::fuzz::{Route, Valid};
 use lab_support::{Exchange, Req, Size, Workload};
 use serde_json::{Value, json};
 
@@ -205,6 +206,33 @@ pub fn recent_lists_the_last_ten_reports_newest_first(target: AppFn) {
     assert_eq!(bytes as usize, got[11].body.to_string().len());
 }
 
+/// Every route of the contract, as the property test fills it.
+const ROUTES: &[Route] = &[
+    Route { method: "GET", path: "/health", query: &[], fields: &[] },
+    Route { method: "GET", path: "/products/{}", query: &[], fields: &[] },
+    Route { method: "GET", path: "/reports/top-products", query: &["from", "to", "region", "limit"], fields: &[] },
+    Route { method: "GET", path: "/reports/customers", query: &["from", "to", "region"], fields: &[] },
+    Route { method: "GET", path: "/reports/daily", query: &["from", "to", "region"], fields: &[] },
+    Route { method: "GET", path: "/reports/recent", query: &[], fields: &[] },
+    Route { method: "POST", path: "/sales", query: &[], fields: &["lines", "receipt"] },
+];
+
+/// Whatever a client sends to any route (valid values mixed with edge
+/// cases and hostile ones, see [`lab_support::fuzz`]), the answer comes in
+/// time, is never a 5xx, and every 4xx is the JSON error shape.
+pub fn no_request_gets_a_5xx(target: AppFn) {
+    let data = Dataset::generate(2, Size::Tiny);
+    let sku = data.products[0].sku.clone();
+    let line = format!("2026-06-01T08:00:00Z;{sku};west;C000001;2;0");
+    let text = [sku.as_str(), "2026-03-01", "2026-03-31", "north", "central", "1", "10", "100"];
+    let valid = Valid {
+        text: text.iter().map(|s| s.to_string()).collect(),
+        json: vec![json!(line), json!(line.replace(";2;0", ";1;15")), json!(true), json!(false)],
+    };
+    let router = target(data);
+    lab_support::fuzz::no_request_gets_a_5xx(&runtime(), &router, ROUTES, &valid, 256);
+}
+
 /// What a hostile client sends (NUL bytes, invalid UTF-8, unknown routes,
 /// wrong methods, malformed queries and bodies) is a JSON 4xx, never a 500
 /// or a text body, and stores nothing.
@@ -265,7 +293,7 @@ pub fn serves_real_http_on_loopback(target: AppFn) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().expect("local address");
         let router = target(Dataset::generate(1, Size::Tiny));
-        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let server = tokio::spawn(lab_support::serve::serve(listener, router, lab_support::serve::Limits::default()));
         let client = reqwest::Client::new();
         let health: Value =
             client.get(format!("http://{addr}/health")).send().await.expect("GET /health").json().await.expect("JSON");
@@ -332,6 +360,10 @@ macro_rules! contract_tests {
         #[test]
         fn serves_real_http_on_loopback() {
             $crate::contract::serves_real_http_on_loopback($target);
+        }
+        #[test]
+        fn no_request_gets_a_5xx() {
+            $crate::contract::no_request_gets_a_5xx($target);
         }
     };
 }

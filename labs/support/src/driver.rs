@@ -347,7 +347,8 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
                 Some(database) => eprintln!("{} listening on http://{local}, database {database}", L::NAME),
                 None => eprintln!("{} listening on http://{local}", L::NAME),
             }
-            axum::serve(listener, router).await.context("serving HTTP")
+            crate::serve::serve(listener, router, crate::serve::Limits::default()).await;
+            Ok(())
         }
         Command::Run { data, place, workload, requests, warmup, responses, flamegraph, repeat, totals_only } => {
             let kind = workload.unwrap_or_else(L::default_workload);

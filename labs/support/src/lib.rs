@@ -5,14 +5,18 @@
 //!
 //! - [`exchange`]: one request sent in-process to a router and the answer it got.
 //! - [`driver`]: the measuring binary's command line (`serve`, `run`, `requests`, a lab's own verbs, the heap driver), and [`Lab`], the seam every lab plugs into.
+//! - [`fuzz`]: a property test over every route of a service: no input gets a 5xx, a hang or a non-JSON error.
 //! - [`pprof_http`]: `/debug/pprof/profile` and `/debug/pprof/flamegraph`, like Go's net/http/pprof.
+//! - [`serve`]: HTTP/1.1 on a listener, closing connections of clients too slow to send their request.
 //! - [`bench`] (feature `bench`): a criterion profiler hook that writes pprof flamegraphs.
 
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod driver;
 pub mod exchange;
+pub mod fuzz;
 pub mod pprof_http;
+pub mod serve;
 
 pub use driver::{Counter, DataArgs, HeapLab, Lab, NoCounter, NoPlace, NoVerb, Size, Workload};
 pub use exchange::{Exchange, Req};

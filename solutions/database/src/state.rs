@@ -15,6 +15,9 @@ impl AppState {
     pub fn new(options: PgConnectOptions) -> AppState {
         // Why: a statement slower than 100 ms is logged at WARN with its SQL, so slow queries show up without a profiler.
         let options = options.log_slow_statements(LevelFilter::Warn, Duration::from_millis(100));
+        // Why: a statement stuck behind a lock is cancelled after 3 s and answered 503 (statement
+        // timeout) instead of holding its connection, and the client, for as long as the lock lasts.
+        let options = options.options([("statement_timeout", "3s")]);
         let pool = PgPoolOptions::new()
             // Why: reuse connections: opening one costs a process fork on the server and several round trips.
             // Why 8: on 2 cores, more connections than a few per core only queue inside PostgreSQL.
