@@ -14,6 +14,7 @@ use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 
 use crate::build::{self, Kit, Target};
+use crate::labs::pipeline::{Stop, paired_rounds};
 use crate::labs::{self, Context};
 use crate::measure::{self, load};
 use crate::record::Record;
@@ -58,6 +59,10 @@ enum Command {
         only: Option<String>,
     },
     /// Load-test a target beside the baseline on loopback: throughput and p50/p95/p99.
+    ///
+    /// Both services start first and take a warm-up; then rounds alternate
+    /// which one is loaded first (A B, B A, ...), and each service's
+    /// latencies are pooled over its rounds.
     Load {
         #[arg(long, default_value = "profiling")]
         lab: String,
@@ -66,9 +71,12 @@ enum Command {
         /// Load a service that is already running here (loopback only), e.g. to profile it meanwhile.
         #[arg(long, conflicts_with = "target")]
         url: Option<String>,
-        /// Requests sent to each service.
-        #[arg(long, default_value_t = 400)]
+        /// Requests sent to each service per round (after a warm-up of a tenth as many).
+        #[arg(long, default_value_t = 2000)]
         requests: usize,
+        /// Rounds per service (with `--url`: one).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
         /// Requests in flight at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
@@ -126,8 +134,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let options = GradeOptions { json, seed, only, quiet: cli.quiet, scorecard_only: false };
             grade(&kit, lab, &target, options).await
         }
-        Some(Command::Load { lab, target, url, requests, concurrency, seed }) => {
-            let load = LoadArgs { requests, concurrency, seed, quiet: cli.quiet };
+        Some(Command::Load { lab, target, url, requests, rounds, concurrency, seed }) => {
+            let load = LoadArgs { requests, rounds, concurrency, seed, quiet: cli.quiet };
             load_test(&kit, &lab, &target, url.as_deref(), load).await
         }
         Some(Command::Labs) => {
@@ -216,6 +224,7 @@ async fn grade(kit: &Kit, lab: Option<String>, target: &str, options: GradeOptio
 #[derive(Debug, Clone, Copy)]
 struct LoadArgs {
     requests: usize,
+    rounds: usize,
     concurrency: usize,
     seed: Option<u64>,
     quiet: bool,
@@ -233,7 +242,7 @@ fn is_loopback(url: &str) -> bool {
 }
 
 async fn load_test(kit: &Kit, lab: &str, target: &str, url: Option<&str>, args: LoadArgs) -> anyhow::Result<()> {
-    let LoadArgs { requests, concurrency, seed, quiet } = args;
+    let LoadArgs { requests, rounds, concurrency, seed, quiet } = args;
     let lab = resolve_labs(kit, Some(lab.to_string()))?.remove(0);
     if lab != "profiling" {
         return Err(Usage(format!(
@@ -255,6 +264,9 @@ async fn load_test(kit: &Kit, lab: &str, target: &str, url: Option<&str>, args: 
     if !(1..=100_000).contains(&requests) {
         return Err(Usage("--requests must be 1 to 100000".into()).into());
     }
+    if !(1..=20).contains(&rounds) {
+        return Err(Usage("--rounds must be 1 to 20".into()).into());
+    }
     let rubric = kit.rubric(&lab)?;
     let size = rubric.workload::<labs::profiling::Settings>()?.size;
     let seed = seed.unwrap_or_else(crate::environment::fresh_seed);
@@ -267,9 +279,9 @@ async fn load_test(kit: &Kit, lab: &str, target: &str, url: Option<&str>, args: 
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_header(["service", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms"]);
-    let mut row = |name: String, result: load::LoadResult| {
+    let mut row = |name: &str, result: &load::LoadResult| {
         table.add_row([
-            name,
+            name.to_string(),
             result.sent.to_string(),
             result.errors.to_string(),
             format!("{:.0}", result.throughput()),
@@ -280,25 +292,58 @@ async fn load_test(kit: &Kit, lab: &str, target: &str, url: Option<&str>, args: 
         ]);
     };
     let limit = Duration::from_secs(120);
+    let warmup = (requests / 10).max(1);
     let footer = match url {
         Some(url) => {
             let url = url.trim_end_matches('/');
             progress.phase(format!("load-testing {url}: {requests} requests at concurrency {concurrency}"));
             let result = load::closed_loop(&client, url, list.clone(), requests, concurrency, limit).await;
             anyhow::ensure!(result.sent > result.errors, "{url} answered none of {} requests", result.sent);
-            row(url.to_string(), result);
+            row(url, &result);
             format!("seed {seed} · the workload of {} · loopback, closed loop", rubric.title)
         }
         None => {
             let candidate = build::build(kit, &rubric, &target, &progress).await?;
-            for (name, binaries) in [("baseline", &baseline), (target.label().as_str(), &candidate)] {
-                progress.phase(format!("load-testing {name}: {requests} requests at concurrency {concurrency}"));
+            let name = target.label();
+            let mut servers = Vec::new();
+            for (who, binaries) in [("baseline", &baseline), (name.as_str(), &candidate)] {
+                progress.phase(format!("starting {who} and warming it up ({warmup} requests)"));
                 let server =
-                    labs::profiling::start(&binaries.main, &data).await.with_context(|| format!("starting {name}"))?;
-                let result = load::closed_loop(&client, &server.url, list.clone(), requests, concurrency, limit).await;
-                row(name.to_string(), result);
+                    labs::profiling::start(&binaries.main, &data).await.with_context(|| format!("starting {who}"))?;
+                load::closed_loop(&client, &server.url, list.clone(), warmup, concurrency, limit).await;
+                servers.push(server);
             }
-            format!("seed {seed} · {} · loopback, closed loop, one service at a time", rubric.title)
+            let one = |i: usize| {
+                let (client, list, url) = (client.clone(), list.clone(), servers[i].url.clone());
+                async move { Ok::<_, Stop>(load::closed_loop(&client, &url, list, requests, concurrency, limit).await) }
+            };
+            let pairs = paired_rounds(
+                rounds,
+                |round| {
+                    progress.phase(format!(
+                        "round {round}/{rounds}: {requests} requests to each service at concurrency {concurrency}"
+                    ))
+                },
+                || one(0),
+                || one(1),
+            )
+            .await
+            .map_err(|stop| anyhow::anyhow!("{stop:?}"))?;
+            let ratios: Vec<f64> =
+                pairs.iter().map(|(b, t)| b.quantile_ms(0.99) / t.quantile_ms(0.99).max(0.001)).collect();
+            let (base, cand) = pairs.into_iter().fold((None, None), |(b, t), (rb, rt)| {
+                (Some(load::LoadResult::pooled(b, rb)), Some(load::LoadResult::pooled(t, rt)))
+            });
+            let (base, cand) = (base.context("no rounds")?, cand.context("no rounds")?);
+            row("baseline", &base);
+            row(&name, &cand);
+            let pooled = base.quantile_ms(0.99) / cand.quantile_ms(0.99).max(0.001);
+            let (low, high) = ratios.iter().fold((f64::MAX, 0.0f64), |(l, h), r| (l.min(*r), h.max(*r)));
+            format!(
+                "p99 baseline / {name}: {pooled:.1}x pooled over {rounds} rounds (rounds {low:.1}x to {high:.1}x)\n\
+                 seed {seed} · {} · loopback, closed loop, rounds alternate which service goes first",
+                rubric.title
+            )
         }
     };
     progress.finish();

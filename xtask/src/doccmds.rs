@@ -554,19 +554,8 @@ fn ensure_tools() -> anyhow::Result<()> {
         return Ok(());
     }
     let packages: Vec<&str> = missing.iter().map(|(_, package)| *package).collect();
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if root && Path::new("/etc/debian_version").exists() && crate::shell::has("apt-get") {
-        eprintln!("docs: installing {} with apt-get", packages.join(" "));
-        let update = Command::new("apt-get").args(["update", "-qq"]).status().context("apt-get update")?;
-        anyhow::ensure!(update.success(), "apt-get update failed");
-        let status = Command::new("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends"])
-            .args(&packages)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .context("apt-get install")?;
-        anyhow::ensure!(status.success(), "apt-get install {} failed", packages.join(" "));
-        return Ok(());
+    if crate::shell::can_apt() {
+        return crate::shell::apt_install(&packages);
     }
     bail!(
         "the guides' commands need {}: install them (Debian/Ubuntu: apt install {})",

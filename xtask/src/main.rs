@@ -9,12 +9,14 @@
 //! cargo xtask docs [FILE...]        # run the shell commands the README and the guides show
 //! cargo xtask numbers               # re-measure the numbers quoted in the lab guides
 //! cargo xtask stability --runs 5    # grade the same target N times and report the spread
+//! cargo xtask p99 --runs 5          # repeat grader load on one pair and compare its p99 ratio with wrk's
 //! ```
 
 mod book;
 mod doccmds;
 mod hint;
 mod numbers;
+mod p99;
 mod selfcheck;
 mod services;
 mod shell;
@@ -86,6 +88,18 @@ enum Task {
         #[arg(long)]
         noise: bool,
     },
+    /// Repeat `grader load` on lab 23's baseline and solution, report the
+    /// spread of its p99 ratio and compare it with wrk's on the same mix.
+    P99 {
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Requests per service per round of `grader load` (five rounds).
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// Seconds wrk loads each service.
+        #[arg(long, default_value_t = 30)]
+        wrk_seconds: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -100,6 +114,7 @@ fn main() -> ExitCode {
         Task::Hint(args) => hint::run(&args),
         Task::Numbers => numbers::regenerate(),
         Task::Stability { lab, target, runs, noise } => stability::run(&lab, &target, runs, noise),
+        Task::P99 { runs, requests, wrk_seconds } => p99::run(runs, requests, wrk_seconds),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -204,20 +204,11 @@ fn is_root() -> bool {
 }
 
 fn can_install() -> bool {
-    is_root() && Path::new("/etc/debian_version").exists() && has("apt-get")
+    crate::shell::can_apt()
 }
 
 fn install(service: Service) -> anyhow::Result<()> {
-    eprintln!("xtask: installing {} with apt-get", service.package);
-    let update = Command::new("apt-get").args(["update", "-qq"]).status().context("apt-get update")?;
-    anyhow::ensure!(update.success(), "apt-get update failed");
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "-qq", "--no-install-recommends", service.package])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .context("apt-get install")?;
-    anyhow::ensure!(status.success(), "apt-get install {} failed", service.package);
-    Ok(())
+    crate::shell::apt_install(&[service.package])
 }
 
 fn services_dir(name: &str) -> PathBuf {

@@ -53,3 +53,25 @@ pub fn has(program: &str) -> bool {
         .status()
         .is_ok()
 }
+
+/// Whether packages can be installed here: root, on Debian, with apt-get.
+pub fn can_apt() -> bool {
+    let root =
+        Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+    root && std::path::Path::new("/etc/debian_version").exists() && has("apt-get")
+}
+
+/// `apt-get update` then `apt-get install` of `packages`, without questions.
+pub fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    eprintln!("xtask: installing {} with apt-get", packages.join(" "));
+    let update = Command::new("apt-get").args(["update", "-qq"]).status().context("apt-get update")?;
+    anyhow::ensure!(update.success(), "apt-get update failed");
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .context("apt-get install")?;
+    anyhow::ensure!(status.success(), "apt-get install {} failed", packages.join(" "));
+    Ok(())
+}

@@ -31,6 +31,20 @@ impl LoadResult {
         self.sent as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
+    /// `earlier` and `more` as one run: latencies pooled, counts and times added.
+    pub fn pooled(earlier: Option<LoadResult>, more: LoadResult) -> LoadResult {
+        match earlier {
+            None => more,
+            Some(mut run) => {
+                run.sent += more.sent;
+                run.errors += more.errors;
+                run.elapsed += more.elapsed;
+                run.histogram.add(&more.histogram).expect("histograms share bounds");
+                run
+            }
+        }
+    }
+
     /// The `q` (0..=1) latency quantile in milliseconds.
     pub fn quantile_ms(&self, q: f64) -> f64 {
         self.histogram.value_at_quantile(q) as f64 / 1000.0
