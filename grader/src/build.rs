@@ -152,6 +152,8 @@ pub struct Binaries {
 pub enum BuildError {
     /// The compiler refused the code: its first error, in one line.
     Compile(String),
+    /// The sources reach outside their `src/` at compile time ([`crate::sources`]): where, in one line.
+    Refused(String),
     /// Anything else (cargo missing, disk full...).
     Other(anyhow::Error),
 }
@@ -160,6 +162,7 @@ impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BuildError::Compile(first) => write!(f, "does not compile: {first}"),
+            BuildError::Refused(line) => write!(f, "refused before building: {line}"),
             BuildError::Other(err) => write!(f, "build failed: {err:#}"),
         }
     }
@@ -175,6 +178,16 @@ impl From<anyhow::Error> for BuildError {
 
 /// Builds `target`'s driver binaries for `rubric`'s lab in release mode.
 pub async fn build(kit: &Kit, rubric: &Rubric, target: &Target, progress: &Progress) -> Result<Binaries, BuildError> {
+    let sources = match target {
+        Target::Exercise => Some(kit.root.join(&rubric.editable.exercise)),
+        Target::Submission(folder) => Some(folder.join("src")),
+        Target::Baseline | Target::Solution => None,
+    };
+    if let Some(src) = sources
+        && let Some(line) = crate::sources::escape(&src).map_err(BuildError::Other)?
+    {
+        return Err(BuildError::Refused(line));
+    }
     // `package` names the driver binaries; `build_as` is the package cargo builds.
     let (package, build_as, manifest) = match target {
         Target::Baseline => (&rubric.packages.baseline, rubric.packages.baseline.clone(), kit.root.join("Cargo.toml")),

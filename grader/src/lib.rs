@@ -9,6 +9,7 @@
 //! - [`environment`]: the machine fingerprint stored with every record.
 //! - [`provenance`]: the kit's commit, and the kit-owned files that differ from it.
 //! - [`build`]: `cargo build` of a target, with overlays for submission folders.
+//! - [`sources`]: what a target's sources may not do at compile time (reach outside `src/`).
 //! - [`freshness`]: builds that cannot be another tree's when target directories are shared.
 //! - [`process`]: child processes with timeouts and one-line failure reasons.
 //! - [`measure`]: callgrind counts, dhat counts, wall-clock rounds, the load test, the answer gate.
@@ -27,4 +28,5 @@ pub mod provenance;
 pub mod record;
 pub mod report;
 pub mod rubric;
+pub mod sources;
 pub mod stats;

@@ -172,7 +172,8 @@ struct Planted {
     #[serde(default)]
     tries: Option<String>,
     /// The check that must earn nothing; `correctness` means the gate fails
-    /// and, with it, every measured check.
+    /// and, with it, every measured check; `build` means the grader refuses
+    /// to build it (its sources reach outside `src/`), so nothing is scored.
     caught_by: String,
     /// Words the check's evidence must hold (the request and field, say).
     #[serde(default)]
@@ -239,6 +240,16 @@ fn is_caught(grader: &Path, lab: &str, folder: &str, entry: &Planted, seed: u64)
     let only = entry.tries.as_deref().unwrap_or(entry.caught_by.as_str());
     let only = (only != "correctness").then_some(only);
     let record = grade_only(grader, lab, path_str(&fixture)?, Some(seed), only)?;
+    if entry.caught_by == "build" {
+        // Refused before any measurement: no score at all, and the reason says where.
+        ensure!(record["status"] == "build_failed", "{id}: it was {}, not refused at build", record["status"]);
+        let reason = record["reason"].as_str().unwrap_or_default();
+        for words in &entry.evidence {
+            ensure!(reason.contains(words.as_str()), "{id}: the reason does not say `{words}`: {reason}");
+        }
+        eprintln!("self-check: {folder} {id} refused at build: {reason}");
+        return Ok(());
+    }
     ensure!(record["status"] == "graded", "{id}: it was not graded: {}", record["reason"]);
     let checks = record["checks"].as_array().context("checks")?;
     let check = checks.iter().find(|c| c["id"] == entry.caught_by).context("its check is not in the record")?;

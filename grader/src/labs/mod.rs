@@ -68,7 +68,9 @@ pub async fn build_target(
     match target {
         Target::Baseline => Ok(baseline.clone()),
         other => build::build(ctx.kit, rubric, other, ctx.progress).await.map_err(|err| match err {
-            BuildError::Compile(_) => unscored(rubric, target, Status::BuildFailed, err.to_string()),
+            BuildError::Compile(_) | BuildError::Refused(_) => {
+                unscored(rubric, target, Status::BuildFailed, err.to_string())
+            }
             other => unscored(rubric, target, Status::Failed, other.to_string()),
         }),
     }
