@@ -340,7 +340,7 @@ async fn load_test(kit: &Kit, lab: &str, target: &str, url: Option<&str>, args: 
             let pooled = base.quantile_ms(0.99) / cand.quantile_ms(0.99).max(0.001);
             let (low, high) = ratios.iter().fold((f64::MAX, 0.0f64), |(l, h), r| (l.min(*r), h.max(*r)));
             format!(
-                "p99 baseline / {name}: {pooled:.1}x pooled over {rounds} rounds (rounds {low:.1}x to {high:.1}x)\n\
+                "p99 baseline / {name}: {pooled:.2}x pooled over {rounds} rounds (rounds {low:.2}x to {high:.2}x)\n\
                  seed {seed} · {} · loopback, closed loop, rounds alternate which service goes first",
                 rubric.title
             )
