@@ -173,7 +173,9 @@ struct Planted {
     tries: Option<String>,
     /// The check that must earn nothing; `correctness` means the gate fails
     /// and, with it, every measured check; `build` means the grader refuses
-    /// to build it (its sources reach outside `src/`), so nothing is scored.
+    /// to build it (its sources reach outside `src/`), and `stop` that the
+    /// grading stops with the target at fault (it answered differently in a
+    /// measured run); either way nothing is scored.
     caught_by: String,
     /// Words the check's evidence must hold (the request and field, say).
     #[serde(default)]
@@ -238,16 +240,21 @@ fn is_caught(grader: &Path, lab: &str, folder: &str, entry: &Planted, seed: u64)
     // Graded on the check it tries, else on the check that must catch it
     // (a failed gate stops every measurement, so a full grading costs no more).
     let only = entry.tries.as_deref().unwrap_or(entry.caught_by.as_str());
-    let only = (only != "correctness").then_some(only);
+    let only = (!["correctness", "build", "stop"].contains(&only)).then_some(only);
     let record = grade_only(grader, lab, path_str(&fixture)?, Some(seed), only)?;
-    if entry.caught_by == "build" {
-        // Refused before any measurement: no score at all, and the reason says where.
-        ensure!(record["status"] == "build_failed", "{id}: it was {}, not refused at build", record["status"]);
+    let stopped = match entry.caught_by.as_str() {
+        "build" => Some("build_failed"),
+        "stop" => Some("failed"),
+        _ => None,
+    };
+    if let Some(status) = stopped {
+        // Refused before building, or stopped mid-grading: no score at all, and the reason says why.
+        ensure!(record["status"] == status, "{id}: it was {}, not {status}", record["status"]);
         let reason = record["reason"].as_str().unwrap_or_default();
         for words in &entry.evidence {
             ensure!(reason.contains(words.as_str()), "{id}: the reason does not say `{words}`: {reason}");
         }
-        eprintln!("self-check: {folder} {id} refused at build: {reason}");
+        eprintln!("self-check: {folder} {id} stopped ({status}): {reason}");
         return Ok(());
     }
     ensure!(record["status"] == "graded", "{id}: it was not graded: {}", record["reason"]);

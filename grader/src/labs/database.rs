@@ -60,6 +60,8 @@ struct Baseline {
     answers: Vec<Exchange>,
     /// One per workload of [`WORKLOADS`], in order.
     counted: Vec<Counted>,
+    /// The answers of each of those counted runs.
+    counted_answers: Vec<Vec<Exchange>>,
     explain: ExplainReport,
     rows_read: RowsReadReport,
     pool: PoolReport,
@@ -96,7 +98,7 @@ impl Method for Database {
         // The proxy's build is part of the key: it does the counting.
         let proxy_build = std::fs::read(proxy).map(|bytes| crate::build::fnv(&bytes)).map_err(kit)?;
         let key = format!(
-            "lab 24 baseline {seed} {} gate {} counts {} after {} rows-read {} pool {}x{} ms proxy {proxy_build:016x}",
+            "lab 24 baseline {seed} {} gate {} counts {} after {} with answers rows-read {} pool {}x{} ms proxy {proxy_build:016x}",
             w.size,
             w.gate_requests,
             w.count_requests,
@@ -161,9 +163,18 @@ impl Method for Database {
         if ctx.wants(&["queries_per_list_page", "rows_per_report", "write_units_per_review", "pool_failures"]) {
             let proxy = start_proxy(proxy).await?;
             let mut counted = Vec::new();
-            for workload in WORKLOADS {
+            for (workload, want) in WORKLOADS.iter().zip(&base.counted_answers) {
                 ctx.progress.phase(format!("counting queries through the proxy: {workload}"));
-                counted.push(count(ctx, w, cand, workload, &proxy).await.map_err(tgt)?);
+                let (counts, got) = count(ctx, w, cand, workload, &proxy).await.map_err(tgt)?;
+                // A count means something only if the counted run answered as the
+                // baseline's did: a target that behaves otherwise behind the proxy
+                // than in the gate stops here.
+                if let Some(difference) = compare_answers(want, &got) {
+                    return Err(tgt(format!(
+                        "answered differently from the baseline in the counted {workload} run: {difference}"
+                    )));
+                }
+                counted.push(counts);
             }
             measurements = counts(w, &base.counted, &counted);
         }
@@ -235,14 +246,16 @@ async fn measure_baseline(ctx: &Context<'_>, w: &Settings, base: &Side, proxy: &
     let measured = async {
         let answers = gate_answers(ctx, w, base).await?;
         let proxy = start_proxy(proxy).await.map_err(|stop| RunError::Failed(format!("{stop:?}")))?;
-        let mut counted = Vec::new();
+        let (mut counted, mut counted_answers) = (Vec::new(), Vec::new());
         for workload in WORKLOADS {
-            counted.push(count(ctx, w, base, workload, &proxy).await?);
+            let (counts, answers) = count(ctx, w, base, workload, &proxy).await?;
+            counted.push(counts);
+            counted_answers.push(answers);
         }
         let explain = explain(ctx, w, base).await?;
         let rows_read = rows_read(ctx, w, base).await?;
         let pool = pool_check(w, base).await?;
-        Ok(Baseline { seeded, answers, counted, explain, rows_read, pool })
+        Ok(Baseline { seeded, answers, counted, counted_answers, explain, rows_read, pool })
     }
     .await;
     drop_database(base).await;
@@ -326,15 +339,18 @@ async fn start_proxy(proxy: &Path) -> Result<Proxy, Stop> {
     Ok(Proxy { address: ready.proxy, control: ready.control, _child: child })
 }
 
-/// One workload's counted run through the proxy.
+/// One workload's counted run through the proxy, and the answers it got.
 async fn count(
     ctx: &Context<'_>,
     w: &Settings,
     side: &Side,
     workload: &str,
     proxy: &Proxy,
-) -> Result<Counted, RunError> {
+) -> Result<(Counted, Vec<Exchange>), RunError> {
     let (requests, warmup) = (w.count_requests.to_string(), w.count_warmup.to_string());
+    let dir = tempfile::tempdir().map_err(|err| RunError::Failed(err.to_string()))?;
+    let answers = dir.path().join("answers.jsonl");
+    let answers_arg = answers.display().to_string();
     let extra = [
         "--reuse",
         "--workload",
@@ -347,10 +363,12 @@ async fn count(
         &proxy.address,
         "--proxy-control",
         &proxy.control,
+        "--responses",
+        &answers_arg,
     ];
     let report =
         run_verb(&side.driver, &verb("run", &ctx.seed.to_string(), &w.size, &side.database, &extra), RUN_LIMIT).await?;
-    counted(report).map_err(RunError::Failed)
+    Ok((counted(report).map_err(RunError::Failed)?, read_answers(&answers)?))
 }
 
 /// The counted measurements, from both sides' runs of [`WORKLOADS`].
