@@ -95,9 +95,9 @@ fn serve(driver: &Path, data: &[String]) -> anyhow::Result<Served> {
         .with_context(|| format!("starting {}", driver.display()))?;
     let mut first = String::new();
     BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut first)?;
-    let listening: serde_json::Value = serde_json::from_str(&first).context("the driver's first line")?;
-    let url = listening["listening"].as_str().context("no listening address")?.to_string();
-    Ok(Served { url, child })
+    let listening: lab_protocol::Listening =
+        lab_protocol::parse_last(&first).map_err(|err| anyhow::anyhow!("the driver's first line {err}"))?;
+    Ok(Served { url: listening.listening, child })
 }
 
 /// wrk's p99 ratio, baseline over solution, with the load test's mix:
@@ -141,14 +141,13 @@ fn wrk_ratio(seed: u64, requests: usize, seconds: u64) -> anyhow::Result<f64> {
     Ok(p99[0] / p99[1].max(0.001))
 }
 
-/// A wrk script that sends the requests (one JSON object per line) in turn.
+/// A wrk script that sends the requests (the driver's `requests` lines) in turn.
 fn write_script(lines: &str, mut out: &std::fs::File) -> anyhow::Result<()> {
+    let requests: Vec<lab_protocol::Req> =
+        lab_protocol::parse_lines(lines).map_err(|err| anyhow::anyhow!("the request list {err}"))?;
     writeln!(out, "local requests = {{}}\nlocal n = 0\nfunction init(args)")?;
-    for line in lines.lines().filter(|l| !l.trim().is_empty()) {
-        let req: serde_json::Value = serde_json::from_str(line).context("a request line")?;
-        let method = req["method"].as_str().context("method")?;
-        let uri = req["uri"].as_str().context("uri")?;
-        match req.get("body").filter(|b| !b.is_null()) {
+    for lab_protocol::Req { method, uri, body } in &requests {
+        match body {
             Some(body) => writeln!(
                 out,
                 "  table.insert(requests, wrk.format({method:?}, {uri:?}, {{[\"Content-Type\"] = \"application/json\"}}, {}))",

@@ -109,8 +109,8 @@ fn ensure(service: Service) -> anyhow::Result<String> {
         eprintln!("xtask: docker compose did not bring {} up; trying local binaries", service.name);
     }
     let port = port_of(&url).unwrap_or(if service.env == "DATABASE_URL" { 5432 } else { 6379 });
-    if !binaries_present(service) && can_install() {
-        install(service)?;
+    if !binaries_present(service) && crate::shell::can_apt() {
+        crate::shell::apt_install(&[service.package])?;
     }
     if binaries_present(service) {
         let started = match service.env {
@@ -201,14 +201,6 @@ fn binaries_present(service: Service) -> bool {
 
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
-
-fn can_install() -> bool {
-    crate::shell::can_apt()
-}
-
-fn install(service: Service) -> anyhow::Result<()> {
-    crate::shell::apt_install(&[service.package])
 }
 
 fn services_dir(name: &str) -> PathBuf {

@@ -646,15 +646,22 @@ async fn until_ok(router: &Router, req: &Req, tries: usize, why: &str, context: 
     panic!("{context}: no 200 in {tries} requests");
 }
 
+/// A fresh tiny database for `target`, the proxy in front of it, and the
+/// service connecting through the proxy (which then plays the failing server).
+async fn behind_proxy(target: &Service, seed: u64) -> (Scratch, Proxy, Router) {
+    let db = scratch(target, seed, Size::Tiny).await;
+    let proxy = Proxy::start(ProxyConfig::new(db.server.host_port())).await.expect("start the proxy");
+    let router = app(target, &db, Some(&proxy.host_port()));
+    (db, proxy, router)
+}
+
 /// A database restart mid-run (the proxy closes every open connection, so
 /// a pool's idle connections are dead): each answer is a 200 or a JSON 503
 /// saying the connection was lost, never a 500, and the service answers
 /// 200 again within a few requests on fresh connections.
 pub fn a_database_restart_is_a_503_at_worst_then_recovers(target: Service) {
     runtime().block_on(async {
-        let db = scratch(&target, 3, Size::Tiny).await;
-        let proxy = Proxy::start(ProxyConfig::new(db.server.host_port())).await.expect("start the proxy");
-        let router = app(&target, &db, Some(&proxy.host_port()));
+        let (db, proxy, router) = behind_proxy(&target, 3).await;
         let req = Req::get("/orders/1");
         // Several at once, so a pooled service keeps several connections.
         let mut warm = tokio::task::JoinSet::new();
@@ -678,9 +685,7 @@ pub fn a_database_restart_is_a_503_at_worst_then_recovers(target: Service) {
 /// service answers 200 again without a restart of its own.
 pub fn a_database_that_is_down_is_a_503_then_recovers(target: Service) {
     runtime().block_on(async {
-        let db = scratch(&target, 5, Size::Tiny).await;
-        let proxy = Proxy::start(ProxyConfig::new(db.server.host_port())).await.expect("start the proxy");
-        let router = app(&target, &db, Some(&proxy.host_port()));
+        let (_db, proxy, router) = behind_proxy(&target, 5).await;
         let req = Req::get("/orders/2");
         assert_eq!(send_in_time(&router, &req, "before the outage").await.status, 200);
         proxy.set_down(true);
