@@ -196,9 +196,10 @@ async fn grade(kit: &Kit, lab: Option<String>, target: &str, options: GradeOptio
     };
     let seed = seed.or_else(seed_from_env).unwrap_or_else(crate::environment::fresh_seed);
     let valgrind = measure::valgrind_version();
-    let environment = crate::environment::capture(seed, valgrind.clone(), &kit.root, &kit.editable()?);
+    let jail = crate::contain::Jail::new().context("preparing the sandbox")?;
+    let environment = crate::environment::capture(seed, valgrind.clone(), &kit.root, &kit.editable()?, jail.describe());
     let progress = Progress::new(quiet);
-    let ctx = Context { kit, seed, progress: &progress, valgrind, only };
+    let ctx = Context { kit, seed, progress: &progress, valgrind, only, jail: &jail };
     let mut record = Record { labs: Vec::new(), environment };
     for lab in &labs {
         let rubric = kit.rubric(lab)?;
@@ -273,8 +274,8 @@ async fn load_test(kit: &Kit, lab: &str, target: &str, url: Option<&str>, args: 
     let data = measure::data_args(seed, &size);
     let progress = Progress::new(quiet);
     let baseline = build::build(kit, &rubric, &Target::Baseline, &progress).await?;
-    let list = Arc::new(labs::profiling::load_requests(&baseline.main, &data, requests).await?);
-    let client = reqwest::Client::new();
+    let jail = crate::contain::Jail::new().context("preparing the sandbox")?;
+    let list = Arc::new(labs::profiling::load_requests(&jail, &baseline.main, &data, requests).await?);
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
@@ -297,6 +298,7 @@ async fn load_test(kit: &Kit, lab: &str, target: &str, url: Option<&str>, args: 
         Some(url) => {
             let url = url.trim_end_matches('/');
             progress.phase(format!("load-testing {url}: {requests} requests at concurrency {concurrency}"));
+            let client = reqwest::Client::new();
             let result = load::closed_loop(&client, url, list.clone(), requests, concurrency, limit).await;
             anyhow::ensure!(result.sent > result.errors, "{url} answered none of {} requests", result.sent);
             row(url, &result);
@@ -308,13 +310,14 @@ async fn load_test(kit: &Kit, lab: &str, target: &str, url: Option<&str>, args: 
             let mut servers = Vec::new();
             for (who, binaries) in [("baseline", &baseline), (name.as_str(), &candidate)] {
                 progress.phase(format!("starting {who} and warming it up ({warmup} requests)"));
-                let server =
-                    labs::profiling::start(&binaries.main, &data).await.with_context(|| format!("starting {who}"))?;
-                load::closed_loop(&client, &server.url, list.clone(), warmup, concurrency, limit).await;
+                let server = labs::profiling::start(&jail, &binaries.main, &data)
+                    .await
+                    .with_context(|| format!("starting {who}"))?;
+                load::closed_loop(&server.client, &server.url, list.clone(), warmup, concurrency, limit).await;
                 servers.push(server);
             }
             let one = |i: usize| {
-                let (client, list, url) = (client.clone(), list.clone(), servers[i].url.clone());
+                let (client, list, url) = (servers[i].client.clone(), list.clone(), servers[i].url.clone());
                 async move { Ok::<_, Stop>(load::closed_loop(&client, &url, list, requests, concurrency, limit).await) }
             };
             let pairs = paired_rounds(

@@ -4,7 +4,13 @@ use std::process::Command;
 
 use crate::record::Environment;
 
-pub fn capture(seed: u64, valgrind: Option<String>, kit: &std::path::Path, editable: &[String]) -> Environment {
+pub fn capture(
+    seed: u64,
+    valgrind: Option<String>,
+    kit: &std::path::Path,
+    editable: &[String],
+    containment: String,
+) -> Environment {
     let state = crate::provenance::kit_state(kit, editable);
     let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -26,6 +32,7 @@ pub fn capture(seed: u64, valgrind: Option<String>, kit: &std::path::Path, edita
         kit: kit.display().to_string(),
         kit_commit: state.commit,
         kit_modified: state.modified,
+        containment,
     }
 }
 

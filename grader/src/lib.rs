@@ -11,6 +11,7 @@
 //! - [`build`]: `cargo build` of a target, with overlays for submission folders.
 //! - [`sources`]: what a target's sources may not do at compile time (reach outside `src/`).
 //! - [`freshness`]: builds that cannot be another tree's when target directories are shared.
+//! - [`contain`]: every driver process in bubblewrap, with rlimits and a uid of its own.
 //! - [`process`]: child processes with timeouts and one-line failure reasons.
 //! - [`measure`]: callgrind counts, dhat counts, wall-clock rounds, the load test, the answer gate.
 //! - [`labs`]: what each lab measures.
@@ -18,6 +19,7 @@
 
 pub mod build;
 pub mod cli;
+pub mod contain;
 pub mod environment;
 pub mod freshness;
 pub mod hints;

@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::process::Command;
 
+use crate::contain::{Jail, Net};
 use crate::process::{RunError, run};
 
 /// Longest one measured run may take (callgrind slows the baseline ~50x).
@@ -37,25 +38,64 @@ pub fn data_args(seed: u64, size: &str) -> Vec<String> {
     vec!["--seed".into(), seed.to_string(), "--size".into(), size.into()]
 }
 
-fn driver(binary: &Path, verb: &str, data: &[String]) -> Command {
-    let mut command = Command::new(binary);
-    command.arg(verb).args(data);
-    command
+/// CPU seconds a contained run may use: its wall-clock limit.
+pub fn cpu_limit(limit: Duration) -> u64 {
+    limit.as_secs().max(1)
 }
 
-/// Instructions callgrind counted for `run --workload <workload> --requests n`.
-pub async fn callgrind_total(binary: &Path, data: &[String], workload: &str, requests: usize) -> Result<u64, RunError> {
-    let dir = tempfile::tempdir().map_err(|err| RunError::Spawn(err.to_string()))?;
-    let mut command = Command::new("valgrind");
-    command
-        .arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}", dir.path().join("callgrind.out").display()))
-        .arg(binary)
-        .arg("run")
-        .args(data)
-        .args(["--workload", workload, "--requests", &requests.to_string(), "--totals-only"]);
+/// A contained command of `binary` with `args` in `cell`.
+pub fn contained(
+    jail: &Jail,
+    cell: &crate::contain::Cell,
+    net: Net,
+    binary: &Path,
+    args: &[String],
+) -> Result<Command, RunError> {
+    jail.driver(cell, net, cpu_limit(RUN_LIMIT), binary, args).map_err(|err| RunError::Spawn(err.to_string()))
+}
+
+pub fn cell(jail: &Jail) -> Result<crate::contain::Cell, RunError> {
+    jail.cell().map_err(|err| RunError::Spawn(format!("a folder for the run: {err}")))
+}
+
+/// `run --workload <workload> --requests n --totals-only`: a measured run,
+/// whose report carries the digests of its answers and nothing per request.
+fn counted_run(data: &[String], workload: &str, requests: usize) -> Vec<String> {
+    let mut args = vec!["run".to_string()];
+    args.extend_from_slice(data);
+    args.extend(["--workload".into(), workload.into(), "--requests".into(), requests.to_string()]);
+    args.push("--totals-only".into());
+    args
+}
+
+/// Instructions callgrind counted for `run --workload <workload> --requests n`,
+/// and the digests of the answers that run got.
+pub async fn callgrind_total(
+    jail: &Jail,
+    binary: &Path,
+    data: &[String],
+    workload: &str,
+    requests: usize,
+) -> Result<(u64, Vec<String>), RunError> {
+    let cell = cell(jail)?;
+    let tool = [
+        "--tool=callgrind".to_string(),
+        // The driver's digest of each answer is the grader's check, not the
+        // target's work: left out of the count (the toggle must come first,
+        // or it switches collection off at start).
+        format!("--toggle-collect={}", lab_protocol::UNCOUNTED_BY_CALLGRIND),
+        "--collect-atstart=yes".to_string(),
+        format!("--callgrind-out-file={}", cell.inside("callgrind.out").display()),
+    ];
+    let args = counted_run(data, workload, requests);
+    let command = jail
+        .under(&cell, Net::None, cpu_limit(RUN_LIMIT), ("valgrind", &tool), binary, &args)
+        .map_err(|err| RunError::Spawn(err.to_string()))?;
     let output = run(command, RUN_LIMIT).await?;
-    parse_collected(&output.stderr).ok_or_else(|| RunError::Failed("callgrind printed no instruction count".into()))
+    let count = parse_collected(&output.stderr)
+        .ok_or_else(|| RunError::Failed("callgrind printed no instruction count".into()))?;
+    let report: RunReport = parse_last(&output.stdout).map_err(RunError::Failed)?;
+    Ok((count, report.answers))
 }
 
 /// Reads callgrind's `==123== Collected : 456789` line.
@@ -69,47 +109,65 @@ pub fn parse_collected(stderr: &str) -> Option<u64> {
 /// Instructions per request: the difference between a run of `n` requests
 /// and a run of none, so data generation and start-up cancel out exactly.
 pub async fn callgrind_per_request(
+    jail: &Jail,
     binary: &Path,
     data: &[String],
     workload: &str,
     requests: usize,
 ) -> Result<f64, RunError> {
-    let (setup, loaded) =
-        tokio::join!(callgrind_total(binary, data, workload, 0), callgrind_total(binary, data, workload, requests));
-    let (setup, loaded) = (setup?, loaded?);
+    let (setup, loaded) = tokio::join!(
+        callgrind_total(jail, binary, data, workload, 0),
+        callgrind_total(jail, binary, data, workload, requests)
+    );
+    let ((setup, _), (loaded, _)) = (setup?, loaded?);
     Ok(loaded.saturating_sub(setup) as f64 / requests.max(1) as f64)
 }
 
-/// Runs a trusted binary with `args` and reads the `lab_protocol` message it prints last.
-pub async fn message<T: DeserializeOwned, S: AsRef<std::ffi::OsStr>>(
+/// Runs a driver with `args`, contained, and reads the `lab_protocol` message it prints last.
+pub async fn message<T: DeserializeOwned>(
+    jail: &Jail,
+    net: Net,
     binary: &Path,
-    args: &[S],
+    args: &[String],
     limit: Duration,
 ) -> Result<T, RunError> {
-    let mut command = Command::new(binary);
-    command.args(args);
+    message_in(jail, &cell(jail)?, net, binary, args, limit).await
+}
+
+/// As [`message`], in `cell`: for runs that write a file the grader reads
+/// (name it to the driver with `cell.inside(..)`, read it at `cell.outside(..)`).
+pub async fn message_in<T: DeserializeOwned>(
+    jail: &Jail,
+    cell: &crate::contain::Cell,
+    net: Net,
+    binary: &Path,
+    args: &[String],
+    limit: Duration,
+) -> Result<T, RunError> {
+    let command =
+        jail.driver(cell, net, cpu_limit(limit), binary, args).map_err(|err| RunError::Spawn(err.to_string()))?;
     let output = run(command, limit).await?;
     parse_last(&output.stdout).map_err(RunError::Failed)
 }
 
 /// Wall-clock nanoseconds per request of one `run` of the cpu mix (the
-/// fallback without valgrind; pair it with the other side's in rounds).
-pub async fn ns_per_request(binary: &Path, data: &[String], workload: &str, requests: usize) -> Result<f64, RunError> {
-    let mut args = vec!["run".to_string()];
-    args.extend_from_slice(data);
-    args.extend([
-        "--workload".into(),
-        workload.into(),
-        "--requests".into(),
-        requests.to_string(),
-        "--totals-only".into(),
-    ]);
-    let summary: RunReport = message(binary, &args, RUN_LIMIT).await?;
-    Ok(summary.elapsed_ns as f64 / requests.max(1) as f64)
+/// fallback without valgrind; pair it with the other side's in rounds), and
+/// the digests of its answers.
+pub async fn ns_per_request(
+    jail: &Jail,
+    binary: &Path,
+    data: &[String],
+    workload: &str,
+    requests: usize,
+) -> Result<(f64, Vec<String>), RunError> {
+    let args = counted_run(data, workload, requests);
+    let summary: RunReport = message(jail, Net::None, binary, &args, RUN_LIMIT).await?;
+    Ok((summary.elapsed_ns as f64 / requests.max(1) as f64, summary.answers))
 }
 
 /// dhat counts from the `-heap` driver: deterministic, so one run each.
 pub async fn heap(
+    jail: &Jail,
     binary: &Path,
     data: &[String],
     workload: &str,
@@ -117,18 +175,11 @@ pub async fn heap(
     warmup: usize,
     leak: usize,
 ) -> Result<HeapReport, RunError> {
-    let mut command = Command::new(binary);
-    command.args(data).args([
-        "--workload",
-        workload,
-        "--requests",
-        &requests.to_string(),
-        "--warmup",
-        &warmup.to_string(),
-        "--leak",
-        &leak.to_string(),
-    ]);
-    let output = run(command, RUN_LIMIT).await?;
+    let mut args = data.to_vec();
+    args.extend(["--workload".into(), workload.into(), "--requests".into(), requests.to_string()]);
+    args.extend(["--warmup".into(), warmup.to_string(), "--leak".into(), leak.to_string()]);
+    let cell = cell(jail)?;
+    let output = run(contained(jail, &cell, Net::None, binary, &args)?, RUN_LIMIT).await?;
     parse_last(&output.stdout).map_err(|err| RunError::Failed(format!("the heap driver {err}")))
 }
 
@@ -148,26 +199,51 @@ impl std::fmt::Display for Difference {
 /// Sends the same `workload` requests to both and compares the answers.
 /// `Ok(None)` means every answer matched; the count is of requests compared.
 pub async fn gate(
+    jail: &Jail,
     baseline: &Path,
     target: &Path,
     data: &[String],
     workload: &str,
     requests: usize,
 ) -> Result<(usize, Option<Difference>), (bool, RunError)> {
-    let dir = tempfile::tempdir().map_err(|err| (false, RunError::Spawn(err.to_string())))?;
-    let answers = |binary: &Path, name: &str| {
-        let file = dir.path().join(name);
-        let mut command = driver(binary, "run", data);
-        command.args(["--workload", workload, "--requests", &requests.to_string(), "--responses"]).arg(&file);
-        async move {
-            run(command, RUN_LIMIT).await?;
-            read_answers(&file)
-        }
-    };
-    let (want, got) = tokio::join!(answers(baseline, "baseline.jsonl"), answers(target, "target.jsonl"));
+    let (want, got) = tokio::join!(
+        answers(jail, baseline, data, workload, requests),
+        answers(jail, target, data, workload, requests)
+    );
     let want = want.map_err(|e| (true, e))?;
     let got = got.map_err(|e| (false, e))?;
     Ok((want.len(), compare_answers(&want, &got)))
+}
+
+/// One side's answers to a contained `run` of `workload`.
+async fn answers(
+    jail: &Jail,
+    binary: &Path,
+    data: &[String],
+    workload: &str,
+    requests: usize,
+) -> Result<Vec<Exchange>, RunError> {
+    let cell = cell(jail)?;
+    let mut args = vec!["run".to_string()];
+    args.extend_from_slice(data);
+    args.extend(["--workload".into(), workload.into(), "--requests".into(), requests.to_string()]);
+    args.extend(["--responses".into(), cell.inside("answers.jsonl").display().to_string()]);
+    run(contained(jail, &cell, Net::None, binary, &args)?, RUN_LIMIT).await?;
+    read_answers(&cell.outside("answers.jsonl"))
+}
+
+/// Where a measured run's answers (digests, in order) first differ from the
+/// baseline's run of the same requests, for a person: `None` when they agree.
+pub fn compare_digests(run: &str, want: &[String], got: &[String]) -> Option<String> {
+    if want.len() != got.len() {
+        return Some(format!("{run}: {} answers where the baseline got {}", got.len(), want.len()));
+    }
+    let i = want.iter().zip(got).position(|(w, g)| w != g)?;
+    Some(format!(
+        "{run}: answer {} of {} differs from the baseline's (the run measured, not the gate's)",
+        i + 1,
+        want.len()
+    ))
 }
 
 /// The exchanges a driver wrote with `--responses`, one per line.

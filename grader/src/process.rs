@@ -7,6 +7,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::contain::Cell;
+
 /// What a finished child printed.
 #[derive(Debug)]
 pub struct Output {
@@ -76,17 +78,24 @@ pub fn failure_reason(stderr: &str, code: Option<i32>) -> String {
 /// A running service; killed when dropped.
 #[derive(Debug)]
 pub struct Server {
+    /// What to put before a request's path: `http://127.0.0.1:PORT`, or
+    /// `http://localhost` for a service on a Unix socket.
     pub url: String,
+    /// A client that reaches it (through its socket when it has one).
+    pub client: reqwest::Client,
     _child: Child,
+    /// The folder its socket is in, kept while it runs.
+    _cell: Cell,
 }
 
-/// Starts a driver's `serve` command and waits for its [`lab_protocol::Listening`] line.
-pub async fn serve(mut command: Command, limit: Duration) -> Result<Server, RunError> {
+/// Starts a driver's `serve` command and waits for its [`lab_protocol::Listening`]
+/// line: an address, or a Unix socket in `cell` (named as the driver sees it).
+pub async fn serve(mut command: Command, limit: Duration, cell: Cell) -> Result<Server, RunError> {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     let mut child = command.spawn().map_err(|err| RunError::Spawn(err.to_string()))?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut lines = BufReader::new(stdout).lines();
-    let url = tokio::time::timeout(limit, async {
+    let listening = tokio::time::timeout(limit, async {
         while let Ok(Some(line)) = lines.next_line().await {
             if let Ok(ready) = serde_json::from_str::<lab_protocol::Listening>(&line) {
                 return Some(ready.listening);
@@ -95,8 +104,11 @@ pub async fn serve(mut command: Command, limit: Duration) -> Result<Server, RunE
         None
     })
     .await;
-    match url {
-        Ok(Some(url)) => Ok(Server { url, _child: child }),
+    match listening {
+        Ok(Some(listening)) => {
+            let (url, client) = client_for(&listening, &cell)?;
+            Ok(Server { url, client, _child: child, _cell: cell })
+        }
         Ok(None) => {
             let mut stderr = String::new();
             if let Some(mut pipe) = child.stderr.take() {
@@ -108,6 +120,23 @@ pub async fn serve(mut command: Command, limit: Duration) -> Result<Server, RunE
         }
         Err(_) => Err(RunError::Timeout(limit)),
     }
+}
+
+/// The base URL and client for what a driver announced. A Unix socket must
+/// be in the service's own folder: the grader connects to nothing else.
+fn client_for(listening: &str, cell: &Cell) -> Result<(String, reqwest::Client), RunError> {
+    let Some(path) = listening.strip_prefix("unix:") else {
+        return Ok((listening.to_string(), reqwest::Client::new()));
+    };
+    let name = std::path::Path::new(path)
+        .strip_prefix(cell.inside(""))
+        .map_err(|_| RunError::Failed(format!("announced a socket outside its folder: {path}")))?;
+    let socket = cell.host().join(name);
+    let client = reqwest::Client::builder()
+        .unix_socket(socket)
+        .build()
+        .map_err(|err| RunError::Spawn(format!("a client for the service's socket: {err}")))?;
+    Ok(("http://localhost".to_string(), client))
 }
 
 #[cfg(test)]

@@ -148,6 +148,9 @@ pub struct Environment {
     /// Kit-owned files (outside the editable folders) that differ from that
     /// commit: when any do, the score was earned with a modified kit.
     pub kit_modified: Vec<String>,
+    /// How the drivers ran: bubblewrap and its limits, or why they were not
+    /// contained (then the words `NOT CONTAINED` begin it).
+    pub containment: String,
 }
 
 impl LabRecord {

@@ -181,7 +181,7 @@ pub fn scorecard(record: &Record) -> String {
         ),
     };
     format!(
-        "{table}\nseed {} · {} ({} cores) · load {:.2} {:.2} {:.2} · {}{}\nkit graded: {}\n",
+        "{table}\nseed {} · {} ({} cores) · load {:.2} {:.2} {:.2} · {}{}\nkit graded: {}\ndrivers ran in: {}\n",
         env.seed,
         env.cpu_model,
         env.cores,
@@ -190,7 +190,8 @@ pub fn scorecard(record: &Record) -> String {
         env.load_average[2],
         env.rustc,
         env.valgrind.as_deref().map(|v| format!(" · {v}")).unwrap_or_default(),
-        kit
+        kit,
+        env.containment
     )
 }
 
@@ -230,6 +231,7 @@ mod tests {
                 kit: "/work/kit".into(),
                 kit_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
                 kit_modified: Vec::new(),
+                containment: "bubblewrap 0.8.0: own root, private /tmp, no kit files".into(),
             },
         };
         insta::assert_json_snapshot!(whole);

@@ -10,13 +10,28 @@
 //! `src/` is read, and each such macro or attribute must name a plain,
 //! relative string literal that stays inside the file's folder tree (no
 //! `..`, no absolute path), and nothing may name `CARGO_MANIFEST_DIR`.
-//! What the running service reads is a separate matter: see the rubric
-//! chapter's "Not yet".
+//!
+//! Nor may a target reach into how it is measured: inline assembly (it can
+//! send valgrind's client requests, which switch callgrind's counting off)
+//! and symbols named by hand (`no_mangle`, `export_name`, `link_section`:
+//! a function named like the driver's uncounted digest would be left out of
+//! the count) are refused the same way. The labs need none of them.
+//! What the running service reads is the sandbox's concern (`contain`).
 
 use std::path::Path;
 
 /// The macros whose first argument is a path read at compile time.
 const PATH_MACROS: &[&str] = &["include!", "include_str!", "include_bytes!", "migrate!"];
+
+/// Words that reach into the measurement, and why each is refused.
+const MEASUREMENT_ESCAPES: &[(&str, &str)] = &[
+    ("asm!", "inline assembly (it can switch callgrind's counting off)"),
+    ("global_asm!", "inline assembly (it can switch callgrind's counting off)"),
+    ("naked_asm!", "inline assembly (it can switch callgrind's counting off)"),
+    ("no_mangle", "a symbol named by hand (it can hide work from callgrind's count)"),
+    ("export_name", "a symbol named by hand (it can hide work from callgrind's count)"),
+    ("link_section", "a symbol placed by hand"),
+];
 
 /// The first line about a file under `src` that reaches outside it, if any
 /// (`src/orders.rs:3: include!("../../...") reaches outside src/`).
@@ -53,6 +68,17 @@ fn escape_in(text: &str) -> Option<(usize, String)> {
     let line_of = |at: usize| text[..at].matches('\n').count() + 1;
     if let Some(at) = text.find("CARGO_MANIFEST_DIR") {
         return Some((line_of(at), "names CARGO_MANIFEST_DIR".into()));
+    }
+    for (word, why) in MEASUREMENT_ESCAPES {
+        let word_char = |c: char| c.is_alphanumeric() || c == '_';
+        let whole = text.match_indices(word).find(|(at, _)| {
+            let before = text[..*at].chars().next_back();
+            let after = text[at + word.len()..].chars().next();
+            !before.is_some_and(word_char) && !after.is_some_and(word_char)
+        });
+        if let Some((at, _)) = whole {
+            return Some((line_of(at), format!("uses {word}: {why}")));
+        }
     }
     for name in PATH_MACROS {
         for (at, _) in text.match_indices(name) {
@@ -225,6 +251,7 @@ mod tests {
             "/* a block comment: include!(\"../../x\") /* nested */ CARGO_MANIFEST_DIR */ fn f() {}",
             "let quote = '\"'; let s = \"it's fine\"; // include!(\"../y\")",
             "let s = \"../not a path macro\";",
+            "fn basm() {} fn no_mangled_name() {} let casm = 1; // asm!(\"nop\")",
         ] {
             assert_eq!(escape_in(text), None, "{text}");
         }
@@ -240,6 +267,9 @@ mod tests {
             ("macro_rules! grab { ($p:literal) => { include!($p) } }", 1, "not a plain string literal"),
             ("\n\n#[path = \"../../../solutions/profiling/src/reports.rs\"]\nmod reports;", 3, "#[path"),
             ("const D: &str = env!(\"CARGO_MANIFEST_DIR\");", 1, "CARGO_MANIFEST_DIR"),
+            ("fn f() {\n    unsafe { core::arch::asm!(\"nop\") }\n}", 2, "inline assembly"),
+            ("#[unsafe(export_name = \"lab_support::digest::answer_digest_x\")]\nfn work() {}", 1, "named by hand"),
+            ("#[unsafe(no_mangle)]\npub fn work() {}", 1, "named by hand"),
             ("const A: &[u8] = include_bytes! [r\"..\\\\x\"];", 1, "reaches outside"),
             ("// a comment\nlet c = '\"'; include!(\"../z.rs\");", 2, "reaches outside"),
             ("let s = r#\"a\"//\"#; include!(\"../hidden.rs\");", 1, "reaches outside"),

@@ -133,6 +133,7 @@ fn test(with_selfcheck: bool, with_docs: bool) -> anyhow::Result<()> {
     // One seed for every grading of this run (self-check and docs alike).
     selfcheck::run_seed();
     services::ensure_all()?;
+    services::ensure_sandbox(true)?;
     shell::step("format", shell::cargo(&["fmt", "--all", "--", "--check"]))?;
     shell::step("clippy", shell::cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     shell::step("tests", shell::cargo(&["test", "--workspace"]))?;
@@ -153,11 +154,13 @@ fn docs(files: &[String], list: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     services::ensure_all()?;
+    services::ensure_sandbox(false)?;
     doccmds::run(files)
 }
 
 fn grade(args: &[String]) -> anyhow::Result<()> {
     services::ensure_all()?;
+    services::ensure_sandbox(false)?;
     let mut command = shell::cargo(&["run", "--release", "--quiet", "--package", "grader", "--"]);
     command.args(args);
     shell::step("grader", command)

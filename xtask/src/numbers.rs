@@ -16,6 +16,7 @@ pub const GUIDE_SEED: u64 = 2026;
 
 pub fn regenerate() -> anyhow::Result<()> {
     crate::services::ensure_all()?;
+    crate::services::ensure_sandbox(false)?;
     let grader = grader()?;
     for lab in labs()? {
         let starter = grade(&grader, &lab, "exercise", Some(GUIDE_SEED))?;

@@ -58,6 +58,8 @@ fn grade_only(grader: &Path, lab: &str, target: &str, seed: Option<u64>, only: O
     let status = command.status().context("running the grader")?;
     ensure!(status.success(), "grader exited with {status} for {lab} {target}");
     let record: Value = serde_json::from_str(&std::fs::read_to_string(out.path())?).context("reading the record")?;
+    let containment = record["environment"]["containment"].as_str().unwrap_or("NOT CONTAINED (not recorded)");
+    ensure!(!containment.starts_with("NOT CONTAINED"), "{lab} {target} was graded uncontained: {containment}");
     record["labs"].get(0).cloned().context("the record has no lab")
 }
 
@@ -74,6 +76,9 @@ pub fn labs() -> anyhow::Result<Vec<String>> {
 }
 
 pub fn run(only: &[String]) -> anyhow::Result<()> {
+    // The hostile fixtures that keep state between runs are caught by the
+    // containment: without it they would pass.
+    crate::services::ensure_sandbox(true)?;
     let grader = grader()?;
     // One seed for the whole self-check: the baseline's exact counts are
     // then measured once and reused by every fixture graded after it.
@@ -175,7 +180,10 @@ struct Planted {
     /// and, with it, every measured check; `build` means the grader refuses
     /// to build it (its sources reach outside `src/`), and `stop` that the
     /// grading stops with the target at fault (it answered differently in a
-    /// measured run); either way nothing is scored.
+    /// measured run); either way nothing is scored. `containment` means
+    /// the sandbox the drivers run in defeats it: it is graded whole (it
+    /// needs the earlier runs it would carry state from) and earns nothing
+    /// on the check it `tries`.
     caught_by: String,
     /// Words the check's evidence must hold (the request and field, say).
     #[serde(default)]
@@ -240,7 +248,9 @@ fn is_caught(grader: &Path, lab: &str, folder: &str, entry: &Planted, seed: u64)
     // Graded on the check it tries, else on the check that must catch it
     // (a failed gate stops every measurement, so a full grading costs no more).
     let only = entry.tries.as_deref().unwrap_or(entry.caught_by.as_str());
-    let only = (!["correctness", "build", "stop"].contains(&only)).then_some(only);
+    let only = (!["correctness", "build", "stop", "containment"].contains(&entry.caught_by.as_str())
+        && !["correctness", "build", "stop"].contains(&only))
+    .then_some(only);
     let record = grade_only(grader, lab, path_str(&fixture)?, Some(seed), only)?;
     let stopped = match entry.caught_by.as_str() {
         "build" => Some("build_failed"),
@@ -259,7 +269,14 @@ fn is_caught(grader: &Path, lab: &str, folder: &str, entry: &Planted, seed: u64)
     }
     ensure!(record["status"] == "graded", "{id}: it was not graded: {}", record["reason"]);
     let checks = record["checks"].as_array().context("checks")?;
-    let check = checks.iter().find(|c| c["id"] == entry.caught_by).context("its check is not in the record")?;
+    // Caught by the containment: the check it tries is the one that must earn nothing.
+    let caught_on = match entry.caught_by.as_str() {
+        "containment" => {
+            entry.tries.as_deref().context("a fixture caught by the containment names the check it tries")?
+        }
+        check => check,
+    };
+    let check = checks.iter().find(|c| c["id"] == caught_on).context("its check is not in the record")?;
     let evidence = check["evidence"].as_str().unwrap_or_default();
     for words in &entry.evidence {
         ensure!(evidence.contains(words.as_str()), "{id}: the evidence does not say `{words}`: {evidence}");
@@ -272,11 +289,11 @@ fn is_caught(grader: &Path, lab: &str, folder: &str, entry: &Planted, seed: u64)
         }
     } else {
         let points = check["points"].as_f64().unwrap_or(f64::NAN);
-        ensure!(points == 0.0, "{id}: it still earned {points} on {}", entry.caught_by);
+        ensure!(points == 0.0, "{id}: it still earned {points} on {caught_on}");
     }
     let score = record["score"].as_f64().unwrap_or(f64::NAN);
     ensure!(folder != "hostile" || score <= STARTER_MAX, "{id}: it scores {score}, above {STARTER_MAX}");
-    eprintln!("self-check: {folder} {id} caught by {} (score {score}): {evidence}", entry.caught_by);
+    eprintln!("self-check: {folder} {id} caught by {} on {caught_on} (score {score}): {evidence}", entry.caught_by);
     Ok(())
 }
 

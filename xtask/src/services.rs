@@ -299,6 +299,25 @@ fn down() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Bubblewrap, which the grader runs every driver in: installed as root on
+/// Debian when missing. `required` (the test command, whose tests prove the
+/// containment) stops without it; grading goes on, uncontained, and the
+/// scorecard says so.
+pub fn ensure_sandbox(required: bool) -> anyhow::Result<()> {
+    if has("bwrap") {
+        return Ok(());
+    }
+    if crate::shell::can_apt() {
+        return crate::shell::apt_install(&["bubblewrap"]);
+    }
+    let line = "bubblewrap (bwrap) is not installed: install the bubblewrap package so the grader can contain the code it runs";
+    if required {
+        bail!("{line}");
+    }
+    eprintln!("xtask: {line}; grading without it");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub const MAX_SPREAD: f64 = 1.0;
 pub fn run(lab: &str, target: &str, runs: usize, noise: bool) -> anyhow::Result<()> {
     ensure!(runs >= 2, "stability needs at least 2 runs");
     crate::services::ensure_all()?;
+    crate::services::ensure_sandbox(false)?;
     let grader = grader()?;
     let stop = Arc::new(AtomicBool::new(false));
     let hog = noise.then(|| {

@@ -18,7 +18,8 @@ use tokio::process::{Child, Command};
 use super::Context;
 use super::pipeline::{Method, Sides, Stop, Tools, kit, tgt};
 use crate::build::Binaries;
-use crate::measure::{RUN_LIMIT, compare_answers, message as run_verb, read_answers};
+use crate::contain::Net;
+use crate::measure::{RUN_LIMIT, compare_answers, read_answers};
 use crate::process::RunError;
 use crate::record::Measurement;
 use crate::rubric::{MethodKind, Rubric};
@@ -84,11 +85,16 @@ impl Method for Database {
     type Prepared = Seeded;
 
     /// Not graded, rather than failed, when PostgreSQL answers but refuses the lab's work.
-    async fn probe(_ctx: &Context<'_>, baseline: &Binaries) -> Result<(), String> {
-        run_verb::<Dropped, _>(&baseline.main, &["drop", "--database", "labdb_probe"], Duration::from_secs(30))
-            .await
-            .map(drop)
-            .map_err(|err| err.to_string().trim_start_matches("error: ").to_string())
+    async fn probe(ctx: &Context<'_>, baseline: &Binaries) -> Result<(), String> {
+        run_verb::<Dropped>(
+            ctx.jail,
+            &baseline.main,
+            &strings(&["drop", "--database", "labdb_probe"]),
+            Duration::from_secs(30),
+        )
+        .await
+        .map(drop)
+        .map_err(|err| err.to_string().trim_start_matches("error: ").to_string())
     }
 
     async fn prepare(ctx: &Context<'_>, w: &Settings, sides: &Sides, tools: &Tools) -> Result<Seeded, Stop> {
@@ -118,9 +124,13 @@ impl Method for Database {
         .map_err(kit)?;
         let cand = Side { driver: sides.target.main.clone(), database: format!("{tag}_target") };
         ctx.progress.phase(format!("seeding the target's database ({}, seed {seed})", w.size));
-        let seeded =
-            run_verb::<SeedReport, _>(&cand.driver, &verb("seed", &seed, &w.size, &cand.database, &[]), RUN_LIMIT)
-                .await;
+        let seeded = run_verb::<SeedReport>(
+            ctx.jail,
+            &cand.driver,
+            &verb("seed", &seed, &w.size, &cand.database, &[]),
+            RUN_LIMIT,
+        )
+        .await;
         let prepared = Seeded { baseline, cand };
         match seeded {
             Ok(_) => Ok(prepared),
@@ -200,7 +210,7 @@ impl Method for Database {
             return Ok(measurements);
         }
         ctx.progress.phase("checking the pool against a locked table");
-        let pool = (&base.pool, &pool_check(w, cand).await.map_err(tgt)?);
+        let pool = (&base.pool, &pool_check(ctx, w, cand).await.map_err(tgt)?);
         let opened = measurements.iter().find(|m| m.id == "connections_opened").map(|m| (m.baseline, m.target));
         let (base_opened, cand_opened) = opened.unwrap_or((0.0, 0.0));
         let max_connections = w.max_connections_opened as f64;
@@ -222,8 +232,8 @@ impl Method for Database {
         Ok(measurements)
     }
 
-    async fn cleanup(_ctx: &Context<'_>, _: &Sides, seeded: Seeded) {
-        drop_database(&seeded.cand).await;
+    async fn cleanup(ctx: &Context<'_>, _: &Sides, seeded: Seeded) {
+        drop_database(ctx, &seeded.cand).await;
     }
 }
 
@@ -231,9 +241,14 @@ fn proxy_tool(tools: &Tools) -> Result<&Path, Stop> {
     tools.get("pg-count-proxy").map(PathBuf::as_path).ok_or_else(|| kit("rubric [tools] names no pg-count-proxy"))
 }
 
-async fn drop_database(side: &Side) {
-    let _ =
-        run_verb::<Dropped, _>(&side.driver, &["drop", "--database", &side.database], Duration::from_secs(60)).await;
+async fn drop_database(ctx: &Context<'_>, side: &Side) {
+    let _ = run_verb::<Dropped>(
+        ctx.jail,
+        &side.driver,
+        &strings(&["drop", "--database", &side.database]),
+        Duration::from_secs(60),
+    )
+    .await;
 }
 
 /// The baseline's side of every measurement, in the order a grading takes
@@ -242,7 +257,7 @@ async fn measure_baseline(ctx: &Context<'_>, w: &Settings, base: &Side, proxy: &
     let seed = ctx.seed.to_string();
     ctx.progress.phase(format!("measuring the baseline (seed {seed}; once per seed, then kept)"));
     let seeded: SeedReport =
-        run_verb(&base.driver, &verb("seed", &seed, &w.size, &base.database, &[]), RUN_LIMIT).await?;
+        run_verb(ctx.jail, &base.driver, &verb("seed", &seed, &w.size, &base.database, &[]), RUN_LIMIT).await?;
     let measured = async {
         let answers = gate_answers(ctx, w, base).await?;
         let proxy = start_proxy(proxy).await.map_err(|stop| RunError::Failed(format!("{stop:?}")))?;
@@ -254,18 +269,17 @@ async fn measure_baseline(ctx: &Context<'_>, w: &Settings, base: &Side, proxy: &
         }
         let explain = explain(ctx, w, base).await?;
         let rows_read = rows_read(ctx, w, base).await?;
-        let pool = pool_check(w, base).await?;
+        let pool = pool_check(ctx, w, base).await?;
         Ok(Baseline { seeded, answers, counted, counted_answers, explain, rows_read, pool })
     }
     .await;
-    drop_database(base).await;
+    drop_database(ctx, base).await;
     measured
 }
 
 /// The mixed workload's exchanges, recorded by the side's driver.
 async fn gate_answers(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<Vec<Exchange>, RunError> {
-    let dir = tempfile::tempdir().map_err(|err| RunError::Failed(err.to_string()))?;
-    let file = dir.path().join("answers.jsonl");
+    let cell = crate::measure::cell(ctx.jail)?;
     let requests = w.gate_requests.to_string();
     let mut args = verb(
         "run",
@@ -274,9 +288,9 @@ async fn gate_answers(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<Ve
         &side.database,
         &["--reuse", "--workload", "mixed", "--requests", &requests],
     );
-    args.extend(["--responses".to_string(), file.display().to_string()]);
-    run_verb::<RunReport, _>(&side.driver, &args, RUN_LIMIT).await?;
-    read_answers(&file)
+    args.extend(["--responses".to_string(), cell.inside("answers.jsonl").display().to_string()]);
+    crate::measure::message_in::<RunReport>(ctx.jail, &cell, NET, &side.driver, &args, RUN_LIMIT).await?;
+    read_answers(&cell.outside("answers.jsonl"))
 }
 
 /// What a counted run's proxy saw, per request: queries, rows and bytes sent back, commits that wrote, connections.
@@ -306,6 +320,23 @@ fn statuses(pool: &PoolReport) -> String {
 }
 
 /// `<verb> --seed S --size Z --database D <extra...>`
+/// The driver runs with the host's network: it reaches PostgreSQL and the proxy on loopback.
+const NET: Net = Net::Host;
+
+/// Runs a contained driver verb and reads its last message.
+async fn run_verb<T: serde::de::DeserializeOwned>(
+    jail: &crate::contain::Jail,
+    binary: &Path,
+    args: &[String],
+    limit: Duration,
+) -> Result<T, RunError> {
+    crate::measure::message(jail, NET, binary, args, limit).await
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
 fn verb(verb: &str, seed: &str, size: &str, database: &str, extra: &[&str]) -> Vec<String> {
     let mut args = vec![verb, "--seed", seed, "--size", size, "--database", database];
     args.extend_from_slice(extra);
@@ -348,9 +379,8 @@ async fn count(
     proxy: &Proxy,
 ) -> Result<(Counted, Vec<Exchange>), RunError> {
     let (requests, warmup) = (w.count_requests.to_string(), w.count_warmup.to_string());
-    let dir = tempfile::tempdir().map_err(|err| RunError::Failed(err.to_string()))?;
-    let answers = dir.path().join("answers.jsonl");
-    let answers_arg = answers.display().to_string();
+    let cell = crate::measure::cell(ctx.jail)?;
+    let answers_arg = cell.inside("answers.jsonl").display().to_string();
     let extra = [
         "--reuse",
         "--workload",
@@ -366,9 +396,9 @@ async fn count(
         "--responses",
         &answers_arg,
     ];
-    let report =
-        run_verb(&side.driver, &verb("run", &ctx.seed.to_string(), &w.size, &side.database, &extra), RUN_LIMIT).await?;
-    Ok((counted(report).map_err(RunError::Failed)?, read_answers(&answers)?))
+    let args = verb("run", &ctx.seed.to_string(), &w.size, &side.database, &extra);
+    let report = crate::measure::message_in(ctx.jail, &cell, NET, &side.driver, &args, RUN_LIMIT).await?;
+    Ok((counted(report).map_err(RunError::Failed)?, read_answers(&cell.outside("answers.jsonl"))?))
 }
 
 /// The counted measurements, from both sides' runs of [`WORKLOADS`].
@@ -433,7 +463,7 @@ fn counts(w: &Settings, base: &[Counted], cand: &[Counted]) -> Vec<Measurement> 
 /// The side's EXPLAIN of the customer filter, after ANALYZE.
 async fn explain(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<ExplainReport, RunError> {
     let args = verb("explain", &ctx.seed.to_string(), &w.size, &side.database, &["--reuse"]);
-    run_verb(&side.driver, &args, RUN_LIMIT).await
+    run_verb(ctx.jail, &side.driver, &args, RUN_LIMIT).await
 }
 
 fn plans(base: &ExplainReport, cand: &ExplainReport) -> Measurement {
@@ -462,14 +492,14 @@ async fn rows_read(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<RowsR
         &side.database,
         &["--reuse", "--workload", "deep", "--requests", &requests],
     );
-    run_verb(&side.driver, &args, RUN_LIMIT).await
+    run_verb(ctx.jail, &side.driver, &args, RUN_LIMIT).await
 }
 
 /// The side's service against a locked table (its own tiny database).
-async fn pool_check(w: &Settings, side: &Side) -> Result<PoolReport, RunError> {
+async fn pool_check(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<PoolReport, RunError> {
     let (concurrency, hold) = (w.pool_concurrency.to_string(), w.pool_hold_ms.to_string());
-    let args = ["pool-check", "--size", "tiny", "--concurrency", &concurrency, "--hold-ms", &hold];
-    run_verb(&side.driver, &args, RUN_LIMIT).await
+    let args = strings(&["pool-check", "--size", "tiny", "--concurrency", &concurrency, "--hold-ms", &hold]);
+    run_verb(ctx.jail, &side.driver, &args, RUN_LIMIT).await
 }
 
 #[cfg(test)]
@@ -492,6 +522,7 @@ mod tests {
             elapsed_ns: 1,
             statuses: BTreeMap::from([(200, 3)]),
             per_request: Vec::new(),
+            answers: vec!["0123456789abcdef".into(); 3],
             counts: Some(counts),
         }
     }

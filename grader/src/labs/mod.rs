@@ -26,6 +26,8 @@ pub struct Context<'a> {
     /// With `grade --only <check>`: the measurements that check reads (its
     /// own and its guard's); the others are not taken.
     pub only: Option<Vec<String>>,
+    /// What every driver process runs in.
+    pub jail: &'a crate::contain::Jail,
 }
 
 impl Context<'_> {

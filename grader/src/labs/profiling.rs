@@ -2,16 +2,16 @@
 //! (dhat), product lookups timed while receipts are signed (interleaved wall
 //! clock), all gated on answers equal to the baseline's.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::process::Command;
-
 use super::Context;
 use super::pipeline::{Method, Sides, Stop, Tools, kit, paired_rounds, tgt};
 use crate::build;
+use crate::contain::{Jail, Net};
 use crate::measure::load::WireReq;
 use crate::measure::{self, data_args};
 use crate::process::{self, RunError};
@@ -67,9 +67,10 @@ impl Method for Profiling {
         for (workload, requests) in
             [("cpu", w.gate_cpu_requests), ("leak", w.gate_leak_requests), ("load", w.gate_load_requests)]
         {
-            let (count, difference) = measure::gate(&sides.baseline.main, &sides.target.main, data, workload, requests)
-                .await
-                .map_err(|(is_baseline, err)| Stop::of(is_baseline, err))?;
+            let (count, difference) =
+                measure::gate(ctx.jail, &sides.baseline.main, &sides.target.main, data, workload, requests)
+                    .await
+                    .map_err(|(is_baseline, err)| Stop::of(is_baseline, err))?;
             compared += count;
             if let Some(difference) = difference {
                 return Ok(Err(difference.to_string()));
@@ -109,13 +110,15 @@ impl Method for Profiling {
 }
 
 /// Per-request costs of one side: one-day and year-long reports on the
-/// graded log and on the smaller one.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+/// graded log and on the smaller one, and the digests of the answers each
+/// measured run got (by run), which must equal the baseline's.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Costs {
     day: f64,
     year: f64,
     small_day: f64,
     small_year: f64,
+    answers: BTreeMap<String, Vec<String>>,
 }
 
 impl Costs {
@@ -131,31 +134,39 @@ impl Costs {
 /// without valgrind the wall-clock nanoseconds of one run each.
 async fn costs(ctx: &Context<'_>, binary: &Path, sizes: [&[String]; 2], n: usize) -> Result<Costs, RunError> {
     let [data, small] = sizes;
+    let runs = |d: Vec<String>, y: Vec<String>, sd: Vec<String>, sy: Vec<String>| {
+        BTreeMap::from([
+            (RUN_NAMES[0].to_string(), d),
+            (RUN_NAMES[1].to_string(), y),
+            (RUN_NAMES[2].to_string(), sd),
+            (RUN_NAMES[3].to_string(), sy),
+        ])
+    };
     if ctx.valgrind.is_none() {
-        return Ok(Costs {
-            day: measure::ns_per_request(binary, data, "day", n).await?,
-            year: measure::ns_per_request(binary, data, "year", n).await?,
-            small_day: measure::ns_per_request(binary, small, "day", n).await?,
-            small_year: measure::ns_per_request(binary, small, "year", n).await?,
-        });
+        let (day, d) = measure::ns_per_request(ctx.jail, binary, data, "day", n).await?;
+        let (year, y) = measure::ns_per_request(ctx.jail, binary, data, "year", n).await?;
+        let (small_day, sd) = measure::ns_per_request(ctx.jail, binary, small, "day", n).await?;
+        let (small_year, sy) = measure::ns_per_request(ctx.jail, binary, small, "year", n).await?;
+        return Ok(Costs { day, year, small_day, small_year, answers: runs(d, y, sd, sy) });
     }
     let counted = async {
         let per = |total: u64, setup: u64| total.saturating_sub(setup) as f64 / n.max(1) as f64;
-        use measure::callgrind_total as total;
+        let total = |binary, data, workload, n| measure::callgrind_total(ctx.jail, binary, data, workload, n);
         let (setup, day, year) =
             tokio::join!(total(binary, data, "day", 0), total(binary, data, "day", n), total(binary, data, "year", n));
-        let (setup, day, year) = (setup?, day?, year?);
+        let ((setup, _), (day, d), (year, y)) = (setup?, day?, year?);
         let (small_setup, small_day, small_year) = tokio::join!(
             total(binary, small, "day", 0),
             total(binary, small, "day", n),
             total(binary, small, "year", n)
         );
-        let (small_setup, small_day, small_year) = (small_setup?, small_day?, small_year?);
+        let ((small_setup, _), (small_day, sd), (small_year, sy)) = (small_setup?, small_day?, small_year?);
         Ok(Costs {
             day: per(day, setup),
             year: per(year, setup),
             small_day: per(small_day, small_setup),
             small_year: per(small_year, small_setup),
+            answers: runs(d, y, sd, sy),
         })
     };
     match is_baseline(ctx, binary) {
@@ -165,6 +176,25 @@ async fn costs(ctx: &Context<'_>, binary: &Path, sizes: [&[String]; 2], n: usize
         }
         false => counted.await,
     }
+}
+
+/// The measured runs of [`costs`], as a person reads them in a reason.
+const RUN_NAMES: [&str; 4] = [
+    "the counted run of one-day reports on the graded log",
+    "the counted run of year-long reports on the graded log",
+    "the counted run of one-day reports on the small log",
+    "the counted run of year-long reports on the small log",
+];
+
+/// The target's answers in every measured run must be the baseline's: a
+/// target that works only when checked earns nothing, and the grading stops.
+fn same_answers<'a>(runs: impl IntoIterator<Item = (&'a str, &'a [String], &'a [String])>) -> Result<(), Stop> {
+    for (run, want, got) in runs {
+        if let Some(difference) = measure::compare_digests(run, want, got) {
+            return Err(Stop::Target(format!("answered differently when measured: {difference}")));
+        }
+    }
+    Ok(())
 }
 
 /// Whether `binary` is the kit's own baseline (whose exact counts may be cached).
@@ -180,7 +210,7 @@ async fn heap_counts(
     workload: &str,
     (n, warmup, leak): (usize, usize, usize),
 ) -> Result<lab_protocol::HeapReport, RunError> {
-    let counted = measure::heap(heap, data, workload, n, warmup, leak);
+    let counted = measure::heap(ctx.jail, heap, data, workload, n, warmup, leak);
     match is_baseline(ctx, heap) {
         true => {
             let key = format!("dhat {} {workload} {n} {warmup} {leak}", data.join(" "));
@@ -230,6 +260,13 @@ async fn instructions(
         || async { costs(ctx, &target.main, sizes, n).await.map_err(tgt) },
     )
     .await?;
+    for (base, tgt) in &pairs {
+        same_answers(
+            base.answers.iter().map(|(run, want)| {
+                (run.as_str(), want.as_slice(), tgt.answers.get(run).map_or(&[][..], Vec::as_slice))
+            }),
+        )?;
+    }
     let interval = |ratios: Vec<f64>| match rounds {
         1 => Interval::exact(ratios[0]),
         _ => median_interval(&ratios),
@@ -304,16 +341,21 @@ async fn heap(
             heap_counts(ctx, &heap, data, "day", (n, 0, 0))
         );
         let (year, day) = (year?, day?);
-        Ok::<(f64, f64, f64), RunError>((
+        Ok::<_, RunError>((
             year.allocations_per_request - day.allocations_per_request,
             year.allocations_per_request,
             year.retained_bytes_per_request,
+            [year.answers, day.answers],
         ))
     };
     let (base, tgt) =
         tokio::join!(side(baseline.heap.clone().ok_or_else(missing)?), side(target.heap.clone().ok_or_else(missing)?));
-    let ((base_allocs, base_year, base_kept), (tgt_allocs, tgt_year, tgt_kept)) =
+    let ((base_allocs, base_year, base_kept, base_answers), (tgt_allocs, tgt_year, tgt_kept, tgt_answers)) =
         (base.map_err(|e| Stop::of(true, e))?, tgt.map_err(|e| Stop::of(false, e))?);
+    same_answers([
+        ("dhat's run of year-long reports and the leak mix", base_answers[0].as_slice(), tgt_answers[0].as_slice()),
+        ("dhat's run of one-day reports", base_answers[1].as_slice(), tgt_answers[1].as_slice()),
+    ])?;
     // A target that allocates or keeps nothing has no ratio worth dividing by: floor at one.
     let allocs = base_allocs.max(0.0) / tgt_allocs.max(1.0);
     let year_allocs = base_year.max(0.0) / tgt_year.max(1.0);
@@ -355,17 +397,30 @@ async fn heap(
 }
 
 /// Workload requests as the trusted baseline driver generates them.
-pub async fn load_requests(binary: &std::path::Path, data: &[String], n: usize) -> Result<Vec<WireReq>, RunError> {
-    let mut command = Command::new(binary);
-    command.arg("requests").args(data).args(["--workload", "load", "--requests", &n.to_string()]);
-    let output = process::run(command, measure::RUN_LIMIT).await?;
+pub async fn load_requests(
+    jail: &Jail,
+    binary: &std::path::Path,
+    data: &[String],
+    n: usize,
+) -> Result<Vec<WireReq>, RunError> {
+    let mut args = vec!["requests".to_string()];
+    args.extend_from_slice(data);
+    args.extend(["--workload".into(), "load".into(), "--requests".into(), n.to_string()]);
+    let cell = measure::cell(jail)?;
+    let output = process::run(measure::contained(jail, &cell, Net::None, binary, &args)?, measure::RUN_LIMIT).await?;
     lab_protocol::parse_lines(&output.stdout).map_err(|err| RunError::Failed(format!("workload {err}")))
 }
 
-pub async fn start(binary: &std::path::Path, data: &[String]) -> Result<process::Server, RunError> {
-    let mut command = Command::new(binary);
-    command.arg("serve").args(data).args(["--addr", "127.0.0.1:0"]);
-    process::serve(command, Duration::from_secs(60)).await
+/// Starts a contained `serve` on a Unix socket in a folder of its own (it
+/// has no network): the service lives until the server is dropped, and its
+/// CPU time is bounded by the longest run.
+pub async fn start(jail: &Jail, binary: &std::path::Path, data: &[String]) -> Result<process::Server, RunError> {
+    let cell = measure::cell(jail)?;
+    let mut args = vec!["serve".to_string()];
+    args.extend_from_slice(data);
+    args.extend(["--unix".into(), cell.inside("http.sock").display().to_string()]);
+    let command = measure::contained(jail, &cell, Net::None, binary, &args)?;
+    process::serve(command, Duration::from_secs(60), cell).await
 }
 
 /// Product lookups timed while receipted batches are being signed.
@@ -387,7 +442,7 @@ async fn blocking(
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let signers = w.blocking_signers.max(cores);
     ctx.progress.phase(format!("starting both services to time lookups while {signers} clients sign batches"));
-    let list = load_requests(&baseline.main, data, 200).await.map_err(|e| Stop::of(true, e))?;
+    let list = load_requests(ctx.jail, &baseline.main, data, 200).await.map_err(|e| Stop::of(true, e))?;
     let (batches, lookups): (Vec<WireReq>, Vec<WireReq>) = list
         .into_iter()
         .filter(|req| req.uri.starts_with("/products/") || req.uri == "/sales")
@@ -396,17 +451,15 @@ async fn blocking(
         return Err(Stop::Kit("the load mix has no receipted batches or no product lookups".into()));
     }
     let (batches, lookups) = (Arc::new(batches), Arc::new(lookups));
-    let base_server = start(&baseline.main, data).await.map_err(|e| Stop::of(true, e))?;
-    let target_server = start(&target.main, data).await.map_err(|e| Stop::of(false, e))?;
-    let client = reqwest::Client::new();
-    let side = |url: String| {
-        let (client, batches, lookups) = (client.clone(), batches.clone(), lookups.clone());
+    let base_server = start(ctx.jail, &baseline.main, data).await.map_err(|e| Stop::of(true, e))?;
+    let target_server = start(ctx.jail, &target.main, data).await.map_err(|e| Stop::of(false, e))?;
+    let side = |server: &process::Server| {
+        let (client, url, batches, lookups) =
+            (server.client.clone(), server.url.clone(), batches.clone(), lookups.clone());
         async move { lookups_while_signing(&client, &url, batches, &lookups, signers, probes).await }
     };
-    let base_side =
-        || async { side(base_server.url.clone()).await.map_err(|e| kit(format!("under signing load: {e}"))) };
-    let target_side =
-        || async { side(target_server.url.clone()).await.map_err(|e| tgt(format!("under signing load: {e}"))) };
+    let base_side = || async { side(&base_server).await.map_err(|e| kit(format!("under signing load: {e}"))) };
+    let target_side = || async { side(&target_server).await.map_err(|e| tgt(format!("under signing load: {e}"))) };
     // Warm both: connections, lazy statics, the first signatures.
     base_side().await?;
     target_side().await?;

@@ -45,11 +45,16 @@ pub struct Exchange {
     pub body: Value,
 }
 
+/// The function of `lab_support::digest` that hashes each answer, as
+/// valgrind names it: the grader's callgrind runs leave it out of the count
+/// (`--toggle-collect`), since it is the grader's check, not the target's work.
+pub const UNCOUNTED_BY_CALLGRIND: &str = "lab_support::digest::answer_digest*";
+
 /// `serve`: the service is listening.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Listening {
     pub lab: String,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`, or `unix:/path/of/socket` with `serve --unix`.
     pub listening: String,
     /// The database the service reads, for labs that have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,6 +74,10 @@ pub struct RunReport {
     pub statuses: BTreeMap<u16, usize>,
     /// Per request, in order; empty for a `--totals-only` run.
     pub per_request: Vec<RequestReport>,
+    /// Per request sent, in order (totals-only runs too): a digest of its
+    /// status and body (`lab_support::digest`), so the answers of a counted
+    /// run can be checked against the baseline's.
+    pub answers: Vec<String>,
     /// Per counter: the total and the mean per request, for runs counted
     /// outside the service (a wire proxy, a stub upstream).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,7 +127,7 @@ pub fn count_totals(requests: &[Counts]) -> BTreeMap<String, CounterTotal> {
 }
 
 /// The heap driver: dhat's counts over the workloads.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HeapReport {
     /// Requests of the allocation workload.
     pub requests: usize,
@@ -129,6 +138,9 @@ pub struct HeapReport {
     pub leak_requests: usize,
     /// Live heap growth per counted leak request.
     pub retained_bytes_per_request: f64,
+    /// A digest of every answer (the allocation workload's, then the leak
+    /// workload's, warm-up included), as in [`RunReport::answers`].
+    pub answers: Vec<String>,
 }
 
 /// `seed`: a database created, loaded, migrated and analysed.
@@ -339,6 +351,7 @@ mod tests {
             elapsed_ns: 10,
             statuses: BTreeMap::new(),
             per_request: Vec::new(),
+            answers: vec!["0123456789abcdef".into(); 2],
             counts: Some(totals),
         };
         assert_eq!(report.counter("queries").unwrap().total, 4);

@@ -11,6 +11,7 @@
 //!
 //! ```text
 //! <driver> serve    --seed 7 --size medium --addr 127.0.0.1:8080    # a live service, with /debug/pprof
+//! <driver> serve    --seed 7 --size medium --unix /run/lab/out/http.sock  # the same on a Unix socket
 //! <driver> run      --seed 7 --workload cpu --requests 40            # one request at a time, timed
 //! <driver> run      --workload cpu --requests 60 --totals-only        # the same, no per-request report (under callgrind)
 //! <driver> run      --workload cpu --repeat 20 --flamegraph cpu.svg   # the same, profiled with pprof
@@ -35,6 +36,7 @@ use axum::Router;
 use clap::{Parser, Subcommand, ValueEnum};
 use lab_protocol::{Counts, HeapReport, Listening, RequestReport, RunReport, count_totals};
 
+use crate::digest::Digests;
 use crate::exchange::{Req, send};
 
 /// What a lab tells the driver.
@@ -203,6 +205,10 @@ enum Command<L: Lab> {
         /// Address to listen on; port 0 picks a free one.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// Listen on this Unix socket instead (the grader's contained
+        /// services have no network of their own to listen on).
+        #[arg(long, conflicts_with = "addr")]
+        unix: Option<std::path::PathBuf>,
     },
     /// Send a workload in-process, one request at a time, and print what each took.
     Run {
@@ -332,22 +338,37 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
 
 async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { data, place, addr } => {
+        Command::Serve { data, place, addr, unix } => {
             let mut fixture = L::fixture(service, L::generate(data.seed, data.size), &data, &place, true).await?;
             let router = L::router(service, &mut fixture, &place).await?.merge(crate::pprof_http::routes());
-            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
-            let local = listener.local_addr()?;
+            let limits = crate::serve::Limits::default();
             let database = L::database(&fixture);
-            lab_protocol::print(&Listening {
-                lab: L::NAME.into(),
-                listening: format!("http://{local}"),
-                database: database.clone(),
-            })?;
-            match database {
-                Some(database) => eprintln!("{} listening on http://{local}, database {database}", L::NAME),
-                None => eprintln!("{} listening on http://{local}", L::NAME),
+            let announce = |listening: String| -> anyhow::Result<()> {
+                lab_protocol::print(&Listening {
+                    lab: L::NAME.into(),
+                    listening: listening.clone(),
+                    database: database.clone(),
+                })?;
+                match &database {
+                    Some(database) => eprintln!("{} listening on {listening}, database {database}", L::NAME),
+                    None => eprintln!("{} listening on {listening}", L::NAME),
+                }
+                Ok(())
+            };
+            match unix {
+                Some(path) => {
+                    let listener =
+                        tokio::net::UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
+                    announce(format!("unix:{}", path.display()))?;
+                    crate::serve::serve(listener, router, limits).await;
+                }
+                None => {
+                    let listener =
+                        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+                    announce(format!("http://{}", listener.local_addr()?))?;
+                    crate::serve::serve(listener, router, limits).await;
+                }
             }
-            crate::serve::serve(listener, router, crate::serve::Limits::default()).await;
             Ok(())
         }
         Command::Run { data, place, workload, requests, warmup, responses, flamegraph, repeat, totals_only } => {
@@ -381,6 +402,7 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
             };
             let sent = counted.len() * repeat.max(1);
             let mut per_request = Vec::with_capacity(if totals_only { 0 } else { sent });
+            let mut answers = Digests::with_capacity(sent);
             let mut statuses = BTreeMap::new();
             let started = Instant::now();
             for _ in 0..repeat.max(1) {
@@ -396,6 +418,7 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
                         None => None,
                     };
                     *statuses.entry(exchange.status).or_default() += 1;
+                    answers.push(&exchange);
                     // Labelled after the run, so the counted loop allocates nothing of its own.
                     if !totals_only {
                         per_request.push((i, exchange.status, ns, counts));
@@ -434,6 +457,7 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
                 elapsed_ns: elapsed.as_nanos() as u64,
                 statuses,
                 per_request,
+                answers: answers.hex(),
                 counts,
             })?;
             Ok(())
@@ -466,23 +490,26 @@ fn run_heap<L: HeapLab>(runtime: &tokio::runtime::Runtime, cli: HeapCli<L>, serv
     label_requests(allocations.iter().chain(&leak));
     let leak_from = allocations.len();
 
-    let (fixture, router, blocks, bytes, retained) = runtime.block_on(async {
+    let (answers, fixture, router, blocks, bytes, retained) = runtime.block_on(async {
         let mut fixture = L::fixture(service, data, &cli.data, &cli.place, false).await?;
         let router = L::router(service, &mut fixture, &cli.place).await?;
+        // Room for every digest first: hashing allocates nothing after this.
+        let mut answers = Digests::with_capacity(allocations.len() + leak.len());
         let before = dhat::HeapStats::get();
         for (i, req) in allocations.iter().enumerate() {
-            send_numbered(&router, req, i).await;
+            answers.push(&send_numbered(&router, req, i).await);
         }
         let after = dhat::HeapStats::get();
         for (i, req) in warmup.iter().enumerate() {
-            send_numbered(&router, req, leak_from + i).await;
+            answers.push(&send_numbered(&router, req, leak_from + i).await);
         }
         let settled = dhat::HeapStats::get();
         for (i, req) in counted.iter().enumerate() {
-            send_numbered(&router, req, leak_from + warmup.len() + i).await;
+            answers.push(&send_numbered(&router, req, leak_from + warmup.len() + i).await);
         }
         let end = dhat::HeapStats::get();
         anyhow::Ok((
+            answers,
             fixture,
             router,
             after.total_blocks - before.total_blocks,
@@ -497,6 +524,7 @@ fn run_heap<L: HeapLab>(runtime: &tokio::runtime::Runtime, cli: HeapCli<L>, serv
         bytes_per_request: per(bytes, allocations.len()),
         leak_requests: counted.len(),
         retained_bytes_per_request: if counted.is_empty() { 0.0 } else { retained as f64 / counted.len() as f64 },
+        answers: answers.hex(),
     })?;
     // The profile is written while the app is still alive, so what it keeps
     // (a cache, a list that only grows) shows at dhat's "t-end".

@@ -1,5 +1,5 @@
-//! Serving a router over HTTP/1.1 on a TCP listener, with limits on slow
-//! clients.
+//! Serving a router over HTTP/1.1 on a TCP or Unix-socket listener, with
+//! limits on slow clients.
 //!
 //! `axum::serve` waits without end for a client that sends half its headers
 //! or part of its body, so one slow (or hostile) client holds a connection
@@ -12,9 +12,9 @@
 use std::time::Duration;
 
 use axum::Router;
+use axum::serve::Listener;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 /// How long a client may take to send what a request is made of.
@@ -35,24 +35,16 @@ impl Default for Limits {
     }
 }
 
-/// Serves `router` on `listener` with `limits`, one task per connection;
-/// runs until the task is dropped.
-pub async fn serve(listener: TcpListener, router: Router, limits: Limits) {
+/// Serves `router` on `listener` (a `tokio` TCP or Unix listener) with
+/// `limits`, one task per connection; runs until the task is dropped.
+/// Failed accepts (a client gone before it was accepted, no file
+/// descriptors left) are retried by the listener.
+pub async fn serve<L: Listener>(mut listener: L, router: Router, limits: Limits) {
     let router = router.layer(RequestBodyTimeoutLayer::new(limits.body_read));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_read);
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            // The client gave up before we accepted: nothing to serve.
-            Err(err) if is_connection_error(&err) => continue,
-            // Out of file descriptors and the like: wait for some to close.
-            Err(err) => {
-                eprintln!("accepting a connection failed: {err}; trying again in 1 s");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
+        let (stream, _) = listener.accept().await;
         let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
         tokio::spawn(async move {
             // A client that goes away or times out ends its own connection, nothing more.
@@ -61,22 +53,13 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits) {
     }
 }
 
-fn is_connection_error(err: &std::io::Error) -> bool {
-    matches!(
-        err.kind(),
-        std::io::ErrorKind::ConnectionRefused
-            | std::io::ErrorKind::ConnectionAborted
-            | std::io::ErrorKind::ConnectionReset
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
 
     use axum::routing::{get, post};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
+    use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
 
