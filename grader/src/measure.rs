@@ -98,9 +98,11 @@ pub async fn callgrind_total(
     Ok((count, report.answers))
 }
 
-/// Reads callgrind's `==123== Collected : 456789` line.
+/// Reads callgrind's `==123== Collected : 456789` line: the last one, since
+/// valgrind prints its summary after the program has exited, and a line
+/// the target printed itself comes before it.
 pub fn parse_collected(stderr: &str) -> Option<u64> {
-    stderr.lines().find_map(|line| {
+    stderr.lines().rev().find_map(|line| {
         let (_, rest) = line.split_once("Collected :")?;
         rest.split_whitespace().next()?.parse().ok()
     })
@@ -316,6 +318,8 @@ mod tests {
         let stderr = "==42== Events    : Ir\n==42== Collected : 123456789\n==42==\n==42== I   refs:      123,456,789\n";
         assert_eq!(parse_collected(stderr), Some(123_456_789));
         assert_eq!(parse_collected("nothing here"), None);
+        let forged = format!("==2== Collected : 1000\n{stderr}");
+        assert_eq!(parse_collected(&forged), Some(123_456_789), "a line printed before valgrind's summary");
     }
 
     #[test]

@@ -196,6 +196,11 @@ impl Method for Database {
         if ctx.wants(&["orders_rows_per_deep_page"]) {
             ctx.progress.phase("counting rows read for a deep page");
             let t = rows_read(ctx, w, cand).await.map_err(tgt)?;
+            let digests = |v: &RowsReadReport| v.per_request.iter().map(|r| r.answer.clone()).collect::<Vec<_>>();
+            let run = "the rows-read run of deep pages";
+            if let Some(difference) = crate::measure::compare_digests(run, &digests(&base.rows_read), &digests(&t)) {
+                return Err(tgt(format!("answered differently when measured: {difference}")));
+            }
             let rows = |v: &RowsReadReport| v.orders_rows_read_per_request;
             measurements.push(Measurement::counted(
                 MethodKind::Count,

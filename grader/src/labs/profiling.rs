@@ -472,7 +472,19 @@ async fn blocking(
         target_side,
     )
     .await?;
-    let (base, tgt): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+    // The lookups timed must get the baseline's answers (the catalogue does
+    // not change while batches are signed), or the timing is of other work.
+    for ((_, want), (_, got)) in &pairs {
+        let first = want.iter().zip(got).position(|(w, g)| w != g).or((want.len() != got.len()).then_some(0));
+        if let Some(i) = first {
+            return Err(Stop::Target(format!(
+                "answered differently when measured: timed lookup {} of {probes} ({}) differs from the baseline's",
+                i + 1,
+                lookups[i % lookups.len()].label()
+            )));
+        }
+    }
+    let (base, tgt): (Vec<f64>, Vec<f64>) = pairs.into_iter().map(|((b, _), (t, _))| (b, t)).unzip();
     // Scored as a share: how long a target's lookup waits, at most, for each
     // millisecond a baseline's waits (the conservative end of the interval).
     // A lookup either waits for the signing or it does not, so the rubric
@@ -496,7 +508,8 @@ async fn blocking(
 }
 
 /// Keeps `signers` receipted batches in flight while `probes` lookups are
-/// sent one after another; the lookups' median latency in ms.
+/// sent one after another; the lookups' median latency in ms, and each
+/// lookup's status and body.
 async fn lookups_while_signing(
     client: &reqwest::Client,
     url: &str,
@@ -504,7 +517,7 @@ async fn lookups_while_signing(
     lookups: &[WireReq],
     signers: usize,
     probes: usize,
-) -> Result<f64, String> {
+) -> Result<(f64, Vec<(u16, serde_json::Value)>), String> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::with_capacity(signers);
     for first in 0..signers {
@@ -529,15 +542,24 @@ async fn lookups_while_signing(
     // Let the first batches reach the service and start signing.
     tokio::time::sleep(Duration::from_millis(10)).await;
     let mut latencies = Vec::with_capacity(probes);
+    let mut answers = Vec::with_capacity(probes);
     let mut failure = None;
     for i in 0..probes.max(1) {
         let lookup = &lookups[i % lookups.len()];
         let sent_at = Instant::now();
         match client.get(format!("{url}{}", lookup.uri)).send().await {
-            Ok(response) if response.status().is_success() => match response.bytes().await {
-                Ok(_) => latencies.push(sent_at.elapsed().as_secs_f64() * 1000.0),
-                Err(err) => failure = Some(format!("GET {}: {err}", lookup.uri)),
-            },
+            Ok(response) if response.status().is_success() => {
+                let status = response.status().as_u16();
+                match response.bytes().await {
+                    Ok(body) => {
+                        latencies.push(sent_at.elapsed().as_secs_f64() * 1000.0);
+                        let body = serde_json::from_slice(&body)
+                            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into()));
+                        answers.push((status, body));
+                    }
+                    Err(err) => failure = Some(format!("GET {}: {err}", lookup.uri)),
+                }
+            }
             Ok(response) => failure = Some(format!("GET {} answered {}", lookup.uri, response.status())),
             Err(err) => failure = Some(format!("GET {}: {err}", lookup.uri)),
         }
@@ -555,6 +577,6 @@ async fn lookups_while_signing(
     }
     match failure {
         Some(err) => Err(err),
-        None => Ok(crate::stats::median(&latencies)),
+        None => Ok((crate::stats::median(&latencies), answers)),
     }
 }

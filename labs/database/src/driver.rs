@@ -360,9 +360,13 @@ async fn run_verb(service: Service, verb: Verb) -> anyhow::Result<()> {
             drop(target);
             let per_request: Vec<RowsRead> = read
                 .iter()
-                .map(|(request, rows)| RowsRead { request: request.clone(), orders_rows_read: *rows })
+                .map(|(request, rows, answer)| RowsRead {
+                    request: request.clone(),
+                    orders_rows_read: *rows,
+                    answer: format!("{answer:016x}"),
+                })
                 .collect();
-            let total: i64 = read.iter().map(|(_, rows)| rows).sum();
+            let total: i64 = read.iter().map(|(_, rows, _)| rows).sum();
             print(&RowsReadReport {
                 lab: crate::NAME.into(),
                 workload: value_name(&kind),

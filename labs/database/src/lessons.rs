@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::Router;
+use lab_support::digest::answer_digest;
 use lab_support::exchange::send;
 use lab_support::{Req, Size};
 use serde::Serialize;
@@ -331,7 +332,7 @@ pub async fn orders_rows_read(
     server: &Server,
     database: &str,
     reqs: &[Req],
-) -> anyhow::Result<Vec<(String, i64)>> {
+) -> anyhow::Result<Vec<(String, i64, u64)>> {
     let mut conn = server.connect(database).await?;
     let mut out = Vec::with_capacity(reqs.len());
     for req in reqs {
@@ -343,7 +344,7 @@ pub async fn orders_rows_read(
         anyhow::ensure!(exchange.status == 200, "{} answered {} {}", req.label(), exchange.status, exchange.body);
         end_service_sessions(&mut conn, database).await?;
         let after = settled_counter(&mut conn).await?;
-        out.push((req.label(), after - before));
+        out.push((req.label(), after - before, answer_digest(exchange.status, &exchange.body)));
     }
     Ok(out)
 }
@@ -369,7 +370,7 @@ pub fn a_deep_page_reads_only_its_own_rows(target: Service) {
         let db = scratch(&target, 9, Size::Medium).await;
         let reqs = workload::generate(Workload::Deep, 9, &db.data, 2);
         let read = orders_rows_read(&target, &db.server, &db.name, &reqs).await.expect("rows read");
-        for (request, rows) in read {
+        for (request, rows, _) in read {
             assert!(rows <= 2 * 51, "{request} read {rows} rows of orders to return 50 (OFFSET?)");
         }
     });

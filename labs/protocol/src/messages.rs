@@ -231,6 +231,9 @@ pub struct RowsReadReport {
 pub struct RowsRead {
     pub request: String,
     pub orders_rows_read: i64,
+    /// A digest of the answer (as in [`RunReport::answers`]): the rows read
+    /// count only when the answer is the baseline's.
+    pub answer: String,
 }
 
 /// `drop`: a database removed.
