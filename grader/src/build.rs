@@ -337,18 +337,24 @@ async fn cargo_build(
     }
 }
 
-/// `error[E0425]: cannot find value `x` in this scope at src/lib.rs:3:5`
+/// `error[E0425]: cannot find value `x` in this scope at src/lib.rs:3:5 (not found in this scope)`:
+/// the message, the primary span's place and the compiler's label under it.
 pub fn compiler_error_line(message: &Value) -> String {
     let text = message["message"].as_str().unwrap_or("unknown error");
     let code = message["code"]["code"].as_str().map(|c| format!("[{c}]")).unwrap_or_default();
-    let place = message["spans"]
-        .as_array()
-        .and_then(|spans| spans.iter().find(|s| s["is_primary"] == true).or(spans.first()))
+    let primary =
+        message["spans"].as_array().and_then(|spans| spans.iter().find(|s| s["is_primary"] == true).or(spans.first()));
+    let place = primary
         .map(|span| {
             format!(" at {}:{}:{}", span["file_name"].as_str().unwrap_or("?"), span["line_start"], span["column_start"])
         })
         .unwrap_or_default();
-    format!("error{code}: {text}{place}")
+    let label = primary
+        .and_then(|span| span["label"].as_str())
+        .filter(|label| !label.is_empty() && *label != text)
+        .map(|label| format!(" ({label})"))
+        .unwrap_or_default();
+    format!("error{code}: {text}{place}{label}")
 }
 
 /// A clean copy of the kit with the submission's `src/` in place of the
@@ -478,11 +484,24 @@ mod tests {
             "message": "cannot find value `totl` in this scope",
             "code": { "code": "E0425" },
             "level": "error",
-            "spans": [{ "file_name": "exercises/profiling/src/reports.rs", "line_start": 40, "column_start": 9, "is_primary": true }]
+            "spans": [{ "file_name": "exercises/profiling/src/reports.rs", "line_start": 40, "column_start": 9, "is_primary": true, "label": null }]
         });
         assert_eq!(
             compiler_error_line(&message),
             "error[E0425]: cannot find value `totl` in this scope at exercises/profiling/src/reports.rs:40:9"
+        );
+        let labelled = json!({
+            "message": "mismatched types",
+            "code": { "code": "E0308" },
+            "level": "error",
+            "spans": [
+                { "file_name": "exercises/profiling/src/reports.rs", "line_start": 12, "column_start": 5, "is_primary": false, "label": "expected due to this" },
+                { "file_name": "exercises/profiling/src/reports.rs", "line_start": 14, "column_start": 9, "is_primary": true, "label": "expected `u64`, found `&str`" }
+            ]
+        });
+        assert_eq!(
+            compiler_error_line(&labelled),
+            "error[E0308]: mismatched types at exercises/profiling/src/reports.rs:14:9 (expected `u64`, found `&str`)"
         );
     }
 

@@ -298,7 +298,7 @@ async fn load_test(kit: &Kit, lab: &str, target: &str, url: Option<&str>, args: 
         Some(url) => {
             let url = url.trim_end_matches('/');
             progress.phase(format!("load-testing {url}: {requests} requests at concurrency {concurrency}"));
-            let client = reqwest::Client::new();
+            let client = crate::process::http_client();
             let result = load::closed_loop(&client, url, list.clone(), requests, concurrency, limit).await;
             anyhow::ensure!(result.sent > result.errors, "{url} answered none of {} requests", result.sent);
             row(url, &result);

@@ -22,8 +22,28 @@ use tokio::process::Command;
 use crate::contain::{Jail, Net};
 use crate::process::{RunError, run};
 
-/// Longest one measured run may take (callgrind slows the baseline ~50x).
+/// Longest one measured run may take (callgrind slows the baseline ~50x):
+/// the baseline's limit, and the target's where the baseline's time for the
+/// same run is not known.
 pub const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+/// A target's limit for a run the baseline took `baseline` for: five times
+/// that plus a minute (a submission far slower than the slow baseline earns
+/// nothing there anyway), never above [`RUN_LIMIT`].
+pub fn scaled_limit(baseline: Duration) -> Duration {
+    (baseline * 5 + Duration::from_secs(60)).min(RUN_LIMIT)
+}
+
+/// `result` with a time-out named: which run, and what its limit was.
+pub fn named<T>(run: &str, result: Result<T, RunError>) -> Result<T, RunError> {
+    result.map_err(|err| match err {
+        RunError::Timeout(limit) => RunError::Failed(format!(
+            "{run} did not finish in {} s (its limit, scaled from the baseline's time)",
+            limit.as_secs()
+        )),
+        other => other,
+    })
+}
 
 /// `valgrind --version`, if valgrind can count instructions here.
 pub fn valgrind_version() -> Option<String> {
@@ -76,6 +96,7 @@ pub async fn callgrind_total(
     data: &[String],
     workload: &str,
     requests: usize,
+    limit: Duration,
 ) -> Result<(u64, Vec<String>), RunError> {
     let cell = cell(jail)?;
     let tool = [
@@ -89,9 +110,10 @@ pub async fn callgrind_total(
     ];
     let args = counted_run(data, workload, requests);
     let command = jail
-        .under(&cell, Net::None, cpu_limit(RUN_LIMIT), ("valgrind", &tool), binary, &args)
+        .under(&cell, Net::None, cpu_limit(limit), ("valgrind", &tool), binary, &args)
         .map_err(|err| RunError::Spawn(err.to_string()))?;
-    let output = run(command, RUN_LIMIT).await?;
+    let run_name = format!("the callgrind run of {requests} {workload} requests");
+    let output = named(&run_name, run(command, limit).await)?;
     let count = parse_collected(&output.stderr)
         .ok_or_else(|| RunError::Failed("callgrind printed no instruction count".into()))?;
     let report: RunReport = parse_last(&output.stdout).map_err(RunError::Failed)?;
@@ -118,8 +140,8 @@ pub async fn callgrind_per_request(
     requests: usize,
 ) -> Result<f64, RunError> {
     let (setup, loaded) = tokio::join!(
-        callgrind_total(jail, binary, data, workload, 0),
-        callgrind_total(jail, binary, data, workload, requests)
+        callgrind_total(jail, binary, data, workload, 0, RUN_LIMIT),
+        callgrind_total(jail, binary, data, workload, requests, RUN_LIMIT)
     );
     let ((setup, _), (loaded, _)) = (setup?, loaded?);
     Ok(loaded.saturating_sub(setup) as f64 / requests.max(1) as f64)
@@ -161,9 +183,11 @@ pub async fn ns_per_request(
     data: &[String],
     workload: &str,
     requests: usize,
+    limit: Duration,
 ) -> Result<(f64, Vec<String>), RunError> {
     let args = counted_run(data, workload, requests);
-    let summary: RunReport = message(jail, Net::None, binary, &args, RUN_LIMIT).await?;
+    let run_name = format!("the timed run of {requests} {workload} requests");
+    let summary: RunReport = named(&run_name, message(jail, Net::None, binary, &args, limit).await)?;
     Ok((summary.elapsed_ns as f64 / requests.max(1) as f64, summary.answers))
 }
 
@@ -173,15 +197,16 @@ pub async fn heap(
     binary: &Path,
     data: &[String],
     workload: &str,
-    requests: usize,
-    warmup: usize,
-    leak: usize,
+    (requests, warmup, leak): (usize, usize, usize),
+    limit: Duration,
 ) -> Result<HeapReport, RunError> {
     let mut args = data.to_vec();
     args.extend(["--workload".into(), workload.into(), "--requests".into(), requests.to_string()]);
     args.extend(["--warmup".into(), warmup.to_string(), "--leak".into(), leak.to_string()]);
     let cell = cell(jail)?;
-    let output = run(contained(jail, &cell, Net::None, binary, &args)?, RUN_LIMIT).await?;
+    let command =
+        jail.driver(&cell, Net::None, cpu_limit(limit), binary, &args).map_err(|e| RunError::Spawn(e.to_string()))?;
+    let output = named(&format!("dhat's run of {requests} {workload} requests"), run(command, limit).await)?;
     parse_last(&output.stdout).map_err(|err| RunError::Failed(format!("the heap driver {err}")))
 }
 
@@ -312,6 +337,20 @@ pub fn first_difference(expected: &Value, actual: &Value, path: String) -> Optio
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_targets_limit_scales_with_the_baseline_and_a_time_out_names_its_run() {
+        assert_eq!(scaled_limit(Duration::from_secs(10)), Duration::from_secs(110));
+        assert_eq!(scaled_limit(Duration::from_secs(100)), RUN_LIMIT);
+        let cut: Result<(), RunError> = Err(RunError::Timeout(Duration::from_secs(110)));
+        let reason = named("the callgrind run of 2 day requests", cut).unwrap_err().to_string();
+        assert_eq!(
+            reason,
+            "the callgrind run of 2 day requests did not finish in 110 s (its limit, scaled from the baseline's time)"
+        );
+        let failed: Result<(), RunError> = Err(RunError::Failed("panicked".into()));
+        assert_eq!(named("a run", failed), Err(RunError::Failed("panicked".into())));
+    }
 
     #[test]
     fn callgrind_totals_are_read_from_its_summary() {

@@ -122,11 +122,20 @@ pub async fn serve(mut command: Command, limit: Duration, cell: Cell) -> Result<
     }
 }
 
+/// Longest the grader waits for one answer from a service: a request the
+/// service never answers is an error, not a grading that hangs.
+pub const REQUEST_LIMIT: Duration = Duration::from_secs(30);
+
+/// An HTTP client for loopback services, with [`REQUEST_LIMIT`] on every request.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(REQUEST_LIMIT).build().expect("a client without TLS builds")
+}
+
 /// The base URL and client for what a driver announced. A Unix socket must
 /// be in the service's own folder: the grader connects to nothing else.
 fn client_for(listening: &str, cell: &Cell) -> Result<(String, reqwest::Client), RunError> {
     let Some(path) = listening.strip_prefix("unix:") else {
-        return Ok((listening.to_string(), reqwest::Client::new()));
+        return Ok((listening.to_string(), http_client()));
     };
     let name = std::path::Path::new(path)
         .strip_prefix(cell.inside(""))
@@ -134,6 +143,7 @@ fn client_for(listening: &str, cell: &Cell) -> Result<(String, reqwest::Client),
     let socket = cell.host().join(name);
     let client = reqwest::Client::builder()
         .unix_socket(socket)
+        .timeout(REQUEST_LIMIT)
         .build()
         .map_err(|err| RunError::Spawn(format!("a client for the service's socket: {err}")))?;
     Ok(("http://localhost".to_string(), client))

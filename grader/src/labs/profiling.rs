@@ -84,10 +84,13 @@ impl Method for Profiling {
         w: &Settings,
         sides: &Sides,
         _: &Tools,
-        data: &Vec<String>,
+        _gated: &Vec<String>,
     ) -> Result<Vec<Measurement>, Stop> {
         let (baseline, target) = (&sides.baseline, &sides.target);
         let mut measurements = Vec::new();
+        // Each kind of run on a dataset and requests of its own (the baseline
+        // given the same), so no run's answers are another's to replay.
+        let data = &data_args(run_seed(ctx.seed, 1), &w.size);
         if ctx.wants(&[
             "instructions_per_one_day_report",
             "cost_growth_when_the_log_doubles",
@@ -100,13 +103,19 @@ impl Method for Profiling {
             "allocations_per_year_long_report",
             "retained_bytes_per_request",
         ]) {
-            measurements.extend(heap(ctx, w, baseline, target, data).await?);
+            measurements.extend(heap(ctx, w, baseline, target, &data_args(run_seed(ctx.seed, 3), &w.size)).await?);
         }
         if ctx.wants(&["lookup_wait_share_while_signing"]) {
-            measurements.push(blocking(ctx, w, baseline, target, data).await?);
+            measurements.push(blocking(ctx, w, baseline, target, &data_args(run_seed(ctx.seed, 4), &w.size)).await?);
         }
         Ok(measurements)
     }
+}
+
+/// The seed of the `run`th kind of measured run of a grading on `seed`
+/// (the gate's is `seed` itself): distinct, and the same for both sides.
+fn run_seed(seed: u64, run: u64) -> u64 {
+    seed.wrapping_add(run.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 /// Per-request costs of one side: one-day and year-long reports on the
@@ -119,6 +128,8 @@ struct Costs {
     small_day: f64,
     small_year: f64,
     answers: BTreeMap<String, Vec<String>>,
+    /// How long the side's runs took, whole: the target's limit per run is scaled from the baseline's.
+    seconds: f64,
 }
 
 impl Costs {
@@ -132,8 +143,15 @@ impl Costs {
 /// One side's [`Costs`]: callgrind instructions (exact; six runs, the
 /// empty run of each size subtracted from both of its workloads), or
 /// without valgrind the wall-clock nanoseconds of one run each.
-async fn costs(ctx: &Context<'_>, binary: &Path, sizes: [&[String]; 2], n: usize) -> Result<Costs, RunError> {
+async fn costs(
+    ctx: &Context<'_>,
+    binary: &Path,
+    sizes: [&[String]; 2],
+    n: usize,
+    limit: Duration,
+) -> Result<Costs, RunError> {
     let [data, small] = sizes;
+    let started = Instant::now();
     let runs = |d: Vec<String>, y: Vec<String>, sd: Vec<String>, sy: Vec<String>| {
         BTreeMap::from([
             (RUN_NAMES[0].to_string(), d),
@@ -143,15 +161,16 @@ async fn costs(ctx: &Context<'_>, binary: &Path, sizes: [&[String]; 2], n: usize
         ])
     };
     if ctx.valgrind.is_none() {
-        let (day, d) = measure::ns_per_request(ctx.jail, binary, data, "day", n).await?;
-        let (year, y) = measure::ns_per_request(ctx.jail, binary, data, "year", n).await?;
-        let (small_day, sd) = measure::ns_per_request(ctx.jail, binary, small, "day", n).await?;
-        let (small_year, sy) = measure::ns_per_request(ctx.jail, binary, small, "year", n).await?;
-        return Ok(Costs { day, year, small_day, small_year, answers: runs(d, y, sd, sy) });
+        let (day, d) = measure::ns_per_request(ctx.jail, binary, data, "day", n, limit).await?;
+        let (year, y) = measure::ns_per_request(ctx.jail, binary, data, "year", n, limit).await?;
+        let (small_day, sd) = measure::ns_per_request(ctx.jail, binary, small, "day", n, limit).await?;
+        let (small_year, sy) = measure::ns_per_request(ctx.jail, binary, small, "year", n, limit).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        return Ok(Costs { day, year, small_day, small_year, answers: runs(d, y, sd, sy), seconds });
     }
     let counted = async {
         let per = |total: u64, setup: u64| total.saturating_sub(setup) as f64 / n.max(1) as f64;
-        let total = |binary, data, workload, n| measure::callgrind_total(ctx.jail, binary, data, workload, n);
+        let total = |binary, data, workload, n| measure::callgrind_total(ctx.jail, binary, data, workload, n, limit);
         let (setup, day, year) =
             tokio::join!(total(binary, data, "day", 0), total(binary, data, "day", n), total(binary, data, "year", n));
         let ((setup, _), (day, d), (year, y)) = (setup?, day?, year?);
@@ -167,6 +186,7 @@ async fn costs(ctx: &Context<'_>, binary: &Path, sizes: [&[String]; 2], n: usize
             small_day: per(small_day, small_setup),
             small_year: per(small_year, small_setup),
             answers: runs(d, y, sd, sy),
+            seconds: started.elapsed().as_secs_f64(),
         })
     };
     match is_baseline(ctx, binary) {
@@ -202,6 +222,13 @@ fn is_baseline(ctx: &Context<'_>, binary: &Path) -> bool {
     binary.starts_with(ctx.kit.target_dir.join("grader").join("bin").join("profiling").join("baseline"))
 }
 
+/// One dhat run's report and how long it took.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct HeapRun {
+    report: lab_protocol::HeapReport,
+    seconds: f64,
+}
+
 /// dhat's counts for a `-heap` driver; the baseline's are cached.
 async fn heap_counts(
     ctx: &Context<'_>,
@@ -209,8 +236,13 @@ async fn heap_counts(
     data: &[String],
     workload: &str,
     (n, warmup, leak): (usize, usize, usize),
-) -> Result<lab_protocol::HeapReport, RunError> {
-    let counted = measure::heap(ctx.jail, heap, data, workload, n, warmup, leak);
+    limit: Duration,
+) -> Result<HeapRun, RunError> {
+    let counted = async {
+        let started = Instant::now();
+        let report = measure::heap(ctx.jail, heap, data, workload, (n, warmup, leak), limit).await?;
+        Ok(HeapRun { report, seconds: started.elapsed().as_secs_f64() })
+    };
     match is_baseline(ctx, heap) {
         true => {
             let key = format!("dhat {} {workload} {n} {warmup} {leak}", data.join(" "));
@@ -240,7 +272,7 @@ async fn instructions(
     data: &[String],
 ) -> Result<Vec<Measurement>, Stop> {
     let n = w.reports;
-    let small = data_args(ctx.seed, &w.growth_size);
+    let small = data_args(run_seed(ctx.seed, 2), &w.growth_size);
     let sizes = [data, small.as_slice()];
     let (method, rounds, unit, how) = match ctx.valgrind {
         Some(_) => (MethodKind::Callgrind, 1, "instructions/request", "callgrind instruction counts (exact)"),
@@ -253,11 +285,21 @@ async fn instructions(
     };
     ctx.progress
         .phase(format!("counting one-day and year-long reports ({} and {} logs): {how}", w.size, w.growth_size));
+    // The baseline goes first in the first round: its time scales the target's limit.
+    let baseline_took = std::sync::Mutex::new(None);
     let pairs = paired_rounds(
         rounds,
         |round| ctx.progress.phase(format!("report costs, round {round}/{rounds}")),
-        || async { costs(ctx, &baseline.main, sizes, n).await.map_err(kit) },
-        || async { costs(ctx, &target.main, sizes, n).await.map_err(tgt) },
+        || async {
+            let costs = costs(ctx, &baseline.main, sizes, n, measure::RUN_LIMIT).await.map_err(kit)?;
+            baseline_took.lock().expect("never poisoned").get_or_insert(Duration::from_secs_f64(costs.seconds));
+            Ok(costs)
+        },
+        || async {
+            let took = *baseline_took.lock().expect("never poisoned");
+            let limit = took.map_or(measure::RUN_LIMIT, measure::scaled_limit);
+            costs(ctx, &target.main, sizes, n, limit).await.map_err(tgt)
+        },
     )
     .await?;
     for (base, tgt) in &pairs {
@@ -335,23 +377,31 @@ async fn heap(
     let (n, warmup, leak) = (w.reports, w.leak_warmup, w.leak_requests);
     ctx.progress.phase("counting allocations and retained heap with dhat");
     let missing = || Stop::Kit("lab has no -heap driver".into());
-    let side = |heap: std::path::PathBuf| async move {
+    let side = |heap: std::path::PathBuf, limit: Duration| async move {
         let (year, day) = tokio::join!(
-            heap_counts(ctx, &heap, data, "year", (n, warmup, leak)),
-            heap_counts(ctx, &heap, data, "day", (n, 0, 0))
+            heap_counts(ctx, &heap, data, "year", (n, warmup, leak), limit),
+            heap_counts(ctx, &heap, data, "day", (n, 0, 0), limit)
         );
         let (year, day) = (year?, day?);
+        let seconds = year.seconds.max(day.seconds);
+        let (year, day) = (year.report, day.report);
         Ok::<_, RunError>((
-            year.allocations_per_request - day.allocations_per_request,
-            year.allocations_per_request,
-            year.retained_bytes_per_request,
-            [year.answers, day.answers],
+            (
+                year.allocations_per_request - day.allocations_per_request,
+                year.allocations_per_request,
+                year.retained_bytes_per_request,
+                [year.answers, day.answers],
+            ),
+            seconds,
         ))
     };
-    let (base, tgt) =
-        tokio::join!(side(baseline.heap.clone().ok_or_else(missing)?), side(target.heap.clone().ok_or_else(missing)?));
+    // The baseline first: its time scales the target's limit.
+    let (base, took) =
+        side(baseline.heap.clone().ok_or_else(missing)?, measure::RUN_LIMIT).await.map_err(|e| Stop::of(true, e))?;
+    let limit = measure::scaled_limit(Duration::from_secs_f64(took));
+    let (tgt, _) = side(target.heap.clone().ok_or_else(missing)?, limit).await.map_err(|e| Stop::of(false, e))?;
     let ((base_allocs, base_year, base_kept, base_answers), (tgt_allocs, tgt_year, tgt_kept, tgt_answers)) =
-        (base.map_err(|e| Stop::of(true, e))?, tgt.map_err(|e| Stop::of(false, e))?);
+        (base, tgt);
     same_answers([
         ("dhat's run of year-long reports and the leak mix", base_answers[0].as_slice(), tgt_answers[0].as_slice()),
         ("dhat's run of one-day reports", base_answers[1].as_slice(), tgt_answers[1].as_slice()),
