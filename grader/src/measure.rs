@@ -63,15 +63,17 @@ pub fn cpu_limit(limit: Duration) -> u64 {
     limit.as_secs().max(1)
 }
 
-/// A contained command of `binary` with `args` in `cell`.
+/// A contained command of `binary` with `args` in `cell`, its CPU time
+/// bounded by its wall-clock `limit`.
 pub fn contained(
     jail: &Jail,
     cell: &crate::contain::Cell,
     net: Net,
     binary: &Path,
     args: &[String],
+    limit: Duration,
 ) -> Result<Command, RunError> {
-    jail.driver(cell, net, cpu_limit(RUN_LIMIT), binary, args).map_err(|err| RunError::Spawn(err.to_string()))
+    jail.driver(cell, net, cpu_limit(limit), binary, args).map_err(|err| RunError::Spawn(err.to_string()))
 }
 
 pub fn cell(jail: &Jail) -> Result<crate::contain::Cell, RunError> {
@@ -168,9 +170,7 @@ pub async fn message_in<T: DeserializeOwned>(
     args: &[String],
     limit: Duration,
 ) -> Result<T, RunError> {
-    let command =
-        jail.driver(cell, net, cpu_limit(limit), binary, args).map_err(|err| RunError::Spawn(err.to_string()))?;
-    let output = run(command, limit).await?;
+    let output = run(contained(jail, cell, net, binary, args, limit)?, limit).await?;
     parse_last(&output.stdout).map_err(RunError::Failed)
 }
 
@@ -204,8 +204,7 @@ pub async fn heap(
     args.extend(["--workload".into(), workload.into(), "--requests".into(), requests.to_string()]);
     args.extend(["--warmup".into(), warmup.to_string(), "--leak".into(), leak.to_string()]);
     let cell = cell(jail)?;
-    let command =
-        jail.driver(&cell, Net::None, cpu_limit(limit), binary, &args).map_err(|e| RunError::Spawn(e.to_string()))?;
+    let command = contained(jail, &cell, Net::None, binary, &args, limit)?;
     let output = named(&format!("dhat's run of {requests} {workload} requests"), run(command, limit).await)?;
     parse_last(&output.stdout).map_err(|err| RunError::Failed(format!("the heap driver {err}")))
 }
@@ -255,8 +254,15 @@ async fn answers(
     args.extend_from_slice(data);
     args.extend(["--workload".into(), workload.into(), "--requests".into(), requests.to_string()]);
     args.extend(["--responses".into(), cell.inside("answers.jsonl").display().to_string()]);
-    run(contained(jail, &cell, Net::None, binary, &args)?, RUN_LIMIT).await?;
+    run(contained(jail, &cell, Net::None, binary, &args, RUN_LIMIT)?, RUN_LIMIT).await?;
     read_answers(&cell.outside("answers.jsonl"))
+}
+
+/// Where two runs' answers (in order) first differ, an answer one of them
+/// lacks included; `None` when they agree.
+pub fn first_mismatch<T: PartialEq>(want: &[T], got: &[T]) -> Option<usize> {
+    let shorter = want.len().min(got.len());
+    want.iter().zip(got).position(|(w, g)| w != g).or((want.len() != got.len()).then_some(shorter))
 }
 
 /// Where a measured run's answers (digests, in order) first differ from the
@@ -265,7 +271,7 @@ pub fn compare_digests(run: &str, want: &[String], got: &[String]) -> Option<Str
     if want.len() != got.len() {
         return Some(format!("{run}: {} answers where the baseline got {}", got.len(), want.len()));
     }
-    let i = want.iter().zip(got).position(|(w, g)| w != g)?;
+    let i = first_mismatch(want, got)?;
     Some(format!(
         "{run}: answer {} of {} differs from the baseline's (the run measured, not the gate's)",
         i + 1,
@@ -350,6 +356,14 @@ mod tests {
         );
         let failed: Result<(), RunError> = Err(RunError::Failed("panicked".into()));
         assert_eq!(named("a run", failed), Err(RunError::Failed("panicked".into())));
+    }
+
+    #[test]
+    fn the_first_mismatch_counts_a_missing_answer() {
+        assert_eq!(first_mismatch(&[1, 2, 3], &[1, 2, 3]), None);
+        assert_eq!(first_mismatch(&[1, 2, 3], &[1, 5, 3]), Some(1));
+        assert_eq!(first_mismatch(&[1, 2, 3], &[1, 2]), Some(2));
+        assert_eq!(first_mismatch(&[1, 2], &[1, 2, 3]), Some(2));
     }
 
     #[test]

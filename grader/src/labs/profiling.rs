@@ -457,7 +457,11 @@ pub async fn load_requests(
     args.extend_from_slice(data);
     args.extend(["--workload".into(), "load".into(), "--requests".into(), n.to_string()]);
     let cell = measure::cell(jail)?;
-    let output = process::run(measure::contained(jail, &cell, Net::None, binary, &args)?, measure::RUN_LIMIT).await?;
+    let output = process::run(
+        measure::contained(jail, &cell, Net::None, binary, &args, measure::RUN_LIMIT)?,
+        measure::RUN_LIMIT,
+    )
+    .await?;
     lab_protocol::parse_lines(&output.stdout).map_err(|err| RunError::Failed(format!("workload {err}")))
 }
 
@@ -469,7 +473,7 @@ pub async fn start(jail: &Jail, binary: &std::path::Path, data: &[String]) -> Re
     let mut args = vec!["serve".to_string()];
     args.extend_from_slice(data);
     args.extend(["--unix".into(), cell.inside("http.sock").display().to_string()]);
-    let command = measure::contained(jail, &cell, Net::None, binary, &args)?;
+    let command = measure::contained(jail, &cell, Net::None, binary, &args, measure::RUN_LIMIT)?;
     process::serve(command, Duration::from_secs(60), cell).await
 }
 
@@ -525,8 +529,7 @@ async fn blocking(
     // The lookups timed must get the baseline's answers (the catalogue does
     // not change while batches are signed), or the timing is of other work.
     for ((_, want), (_, got)) in &pairs {
-        let first = want.iter().zip(got).position(|(w, g)| w != g).or((want.len() != got.len()).then_some(0));
-        if let Some(i) = first {
+        if let Some(i) = measure::first_mismatch(want, got) {
             return Err(Stop::Target(format!(
                 "answered differently when measured: timed lookup {} of {probes} ({}) differs from the baseline's",
                 i + 1,
