@@ -30,15 +30,31 @@ use tokio::process::Command;
 pub const BIN_DIR: &str = "/run/lab/bin";
 /// The one folder a contained process may write to and the grader reads.
 pub const OUT_DIR: &str = "/run/lab/out";
+/// Where a contained process finds a [`Gate`]'s sockets.
+pub const PG_DIR: &str = "/run/lab/pg";
 
 /// Which network a contained process sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Net {
     /// A network namespace of its own with only its own loopback: it can
     /// reach nothing outside itself (lab 23 serves on a Unix socket).
     None,
-    /// The host's network, for labs whose driver talks to PostgreSQL.
+    /// As `None`, plus one way to PostgreSQL: a proxy's Unix socket, as a role of the run's own.
+    Postgres(Gate),
+    /// The host's network, `DATABASE_URL` and `REDIS_URL` (kept for the kit's
+    /// own baseline probing the server; no target runs with it).
     Host,
+}
+
+/// A folder holding a PostgreSQL proxy's Unix socket (`.s.PGSQL.5432`) and
+/// its control socket, and the login role (with its password) a contained
+/// process connects as. The process's `DATABASE_URL` names both, and
+/// nothing else reaches the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gate {
+    pub dir: PathBuf,
+    pub role: String,
+    pub password: String,
 }
 
 /// The limits every contained process gets.
@@ -149,7 +165,7 @@ impl Jail {
             .map_err(|err| format!("bwrap --version: {err}"))?;
         let cell = self.cell().map_err(|err| err.to_string())?;
         let mut probe = std::process::Command::new(bwrap);
-        probe.args(self.bwrap_args(&cell, Net::None, &[])).arg("/usr/bin/env").arg("true");
+        probe.args(self.bwrap_args(&cell, &Net::None, &[])).arg("/usr/bin/env").arg("true");
         if let Some(uid) = cell.uid {
             std::os::unix::process::CommandExt::uid(&mut probe, uid);
             std::os::unix::process::CommandExt::gid(&mut probe, uid);
@@ -166,6 +182,21 @@ impl Jail {
     /// Whether processes are contained by bubblewrap.
     pub fn contained(&self) -> bool {
         matches!(self.mode, Mode::Bubblewrap { .. })
+    }
+
+    /// A gate's folder as a contained process sees it.
+    pub fn gate_dir(&self, gate: &Gate) -> PathBuf {
+        if self.contained() { PathBuf::from(PG_DIR) } else { gate.dir.clone() }
+    }
+
+    /// The `DATABASE_URL` a process behind `gate` connects with.
+    fn gate_url(&self, gate: &Gate) -> String {
+        format!(
+            "postgres://{}:{}@localhost:5432/postgres?host={}",
+            gate.role,
+            gate.password,
+            self.gate_dir(gate).display()
+        )
     }
 
     /// One line for the record: what containment this grading had.
@@ -219,7 +250,7 @@ impl Jail {
     pub fn driver(
         &self,
         cell: &Cell,
-        net: Net,
+        net: &Net,
         cpu_seconds: u64,
         binary: &Path,
         args: &[impl AsRef<OsStr>],
@@ -232,7 +263,7 @@ impl Jail {
     pub fn under(
         &self,
         cell: &Cell,
-        net: Net,
+        net: &Net,
         cpu_seconds: u64,
         tool: (&str, &[String]),
         binary: &Path,
@@ -244,7 +275,7 @@ impl Jail {
     fn program(
         &self,
         cell: &Cell,
-        net: Net,
+        net: &Net,
         cpu_seconds: u64,
         tool: Option<(&str, &[String])>,
         binary: &Path,
@@ -271,6 +302,9 @@ impl Jail {
                 argv.extend(args.iter().map(|a| a.as_ref().to_os_string()));
                 let mut command = Command::new(&argv[0]);
                 command.args(&argv[1..]).current_dir(cell.host()).env("TMPDIR", cell.host());
+                if let Net::Postgres(gate) = net {
+                    command.env("DATABASE_URL", self.gate_url(gate));
+                }
                 command
             }
         };
@@ -281,11 +315,11 @@ impl Jail {
         Ok(command)
     }
 
-    fn bwrap_args(&self, cell: &Cell, net: Net, binds: &[(&Path, &Path)]) -> Vec<OsString> {
+    fn bwrap_args(&self, cell: &Cell, net: &Net, binds: &[(&Path, &Path)]) -> Vec<OsString> {
         let mut args: Vec<OsString> = Vec::new();
         let mut add = |items: &[&OsStr]| args.extend(items.iter().map(|s| s.to_os_string()));
         add(&["--unshare-all".as_ref(), "--unshare-user".as_ref()]);
-        if net == Net::Host {
+        if *net == Net::Host {
             add(&["--share-net".as_ref()]);
         }
         add(&[
@@ -314,17 +348,28 @@ impl Jail {
         for (host, inside) in binds {
             add(&["--ro-bind".as_ref(), host.as_os_str(), inside.as_os_str()]);
         }
+        if let Net::Postgres(gate) = net {
+            // Read-only: connecting to a socket needs no write access to its mount.
+            add(&["--ro-bind".as_ref(), gate.dir.as_os_str(), PG_DIR.as_ref()]);
+        }
         add(&["--bind".as_ref(), cell.host().as_os_str(), OUT_DIR.as_ref(), "--chdir".as_ref(), "/tmp".as_ref()]);
         add(&["--clearenv".as_ref()]);
         for (key, value) in [("PATH", "/usr/bin:/bin"), ("HOME", "/tmp"), ("TMPDIR", "/tmp"), ("LANG", "C.UTF-8")] {
             add(&["--setenv".as_ref(), key.as_ref(), value.as_ref()]);
         }
-        if net == Net::Host {
-            for key in ["DATABASE_URL", "REDIS_URL"] {
-                if let Some(value) = std::env::var_os(key) {
-                    add(&["--setenv".as_ref(), key.as_ref(), value.as_os_str()]);
+        match net {
+            Net::Host => {
+                for key in ["DATABASE_URL", "REDIS_URL"] {
+                    if let Some(value) = std::env::var_os(key) {
+                        add(&["--setenv".as_ref(), key.as_ref(), value.as_os_str()]);
+                    }
                 }
             }
+            Net::Postgres(gate) => {
+                let url = self.gate_url(gate);
+                add(&["--setenv".as_ref(), "DATABASE_URL".as_ref(), url.as_ref()]);
+            }
+            Net::None => {}
         }
         add(&["--disable-userns".as_ref(), "--".as_ref()]);
         args
@@ -404,7 +449,7 @@ mod tests {
         jail
     }
 
-    async fn sh(jail: &Jail, cell: &Cell, net: Net, script: &str) -> Result<String, RunError> {
+    async fn sh(jail: &Jail, cell: &Cell, net: &Net, script: &str) -> Result<String, RunError> {
         let command = jail.driver(cell, net, 20, Path::new("/bin/bash"), &["-c", script]).expect("a command");
         run(command, LIMIT).await.map(|out| out.stdout)
     }
@@ -421,10 +466,10 @@ mod tests {
             kit = kit_file.display(),
             out = OUT_DIR
         );
-        assert_eq!(sh(&jail, &cell, Net::None, &script).await.unwrap().trim(), "ok");
+        assert_eq!(sh(&jail, &cell, &Net::None, &script).await.unwrap().trim(), "ok");
         assert_eq!(std::fs::read_to_string(cell.outside("answer")).unwrap(), "out\n");
         let next = jail.cell().unwrap();
-        assert_eq!(sh(&jail, &next, Net::None, "test ! -e /tmp/note && echo fresh").await.unwrap().trim(), "fresh");
+        assert_eq!(sh(&jail, &next, &Net::None, "test ! -e /tmp/note && echo fresh").await.unwrap().trim(), "fresh");
         assert!(!next.outside("answer").exists(), "each process has a folder of its own");
     }
 
@@ -434,9 +479,9 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let connect = format!("exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected");
-        let shared = sh(&jail, &jail.cell().unwrap(), Net::Host, &connect).await;
+        let shared = sh(&jail, &jail.cell().unwrap(), &Net::Host, &connect).await;
         assert_eq!(shared.unwrap().trim(), "connected", "the probe itself must be able to connect");
-        let alone = sh(&jail, &jail.cell().unwrap(), Net::None, &connect).await;
+        let alone = sh(&jail, &jail.cell().unwrap(), &Net::None, &connect).await;
         assert!(alone.is_err(), "connected without a network: {alone:?}");
     }
 
@@ -447,17 +492,18 @@ mod tests {
         let forks = sh(
             &jail,
             &jail.cell().unwrap(),
-            Net::None,
+            &Net::None,
             "/bin/sh -c 'i=0; while [ $i -lt 100 ]; do sleep 5 & i=$((i+1)); done; wait'",
         )
         .await;
         assert!(matches!(&forks, Err(RunError::Failed(reason)) if reason.contains("Cannot fork")), "{forks:?}");
         let hog =
-            sh(&jail, &jail.cell().unwrap(), Net::None, "x=$(head -c 400000000 /dev/zero | tr '\\0' a); echo ${#x}")
+            sh(&jail, &jail.cell().unwrap(), &Net::None, "x=$(head -c 400000000 /dev/zero | tr '\\0' a); echo ${#x}")
                 .await;
         assert!(matches!(&hog, Err(RunError::Failed(_))), "{hog:?}");
         let cell = jail.cell().unwrap();
-        let command = jail.driver(&cell, Net::None, 1, Path::new("/bin/bash"), &["-c", "while :; do :; done"]).unwrap();
+        let command =
+            jail.driver(&cell, &Net::None, 1, Path::new("/bin/bash"), &["-c", "while :; do :; done"]).unwrap();
         let busy = run(command, LIMIT).await;
         assert!(matches!(&busy, Err(RunError::Failed(_))), "the CPU limit, not the wall clock, ends it: {busy:?}");
     }
@@ -467,7 +513,7 @@ mod tests {
         let jail = jail(Limits::default());
         let cell = jail.cell().unwrap();
         let script = "(setsid sleep 61.25 &); sleep 61.25";
-        let command = jail.driver(&cell, Net::None, 20, Path::new("/bin/bash"), &["-c", script]).unwrap();
+        let command = jail.driver(&cell, &Net::None, 20, Path::new("/bin/bash"), &["-c", script]).unwrap();
         let cut = run(command, Duration::from_secs(1)).await;
         assert!(matches!(cut, Err(RunError::Timeout(_))), "{cut:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -68,7 +68,7 @@ pub fn cpu_limit(limit: Duration) -> u64 {
 pub fn contained(
     jail: &Jail,
     cell: &crate::contain::Cell,
-    net: Net,
+    net: &Net,
     binary: &Path,
     args: &[String],
     limit: Duration,
@@ -112,7 +112,7 @@ pub async fn callgrind_total(
     ];
     let args = counted_run(data, workload, requests);
     let command = jail
-        .under(&cell, Net::None, cpu_limit(limit), ("valgrind", &tool), binary, &args)
+        .under(&cell, &Net::None, cpu_limit(limit), ("valgrind", &tool), binary, &args)
         .map_err(|err| RunError::Spawn(err.to_string()))?;
     let run_name = format!("the callgrind run of {requests} {workload} requests");
     let output = named(&run_name, run(command, limit).await)?;
@@ -152,7 +152,7 @@ pub async fn callgrind_per_request(
 /// Runs a driver with `args`, contained, and reads the `lab_protocol` message it prints last.
 pub async fn message<T: DeserializeOwned>(
     jail: &Jail,
-    net: Net,
+    net: &Net,
     binary: &Path,
     args: &[String],
     limit: Duration,
@@ -165,7 +165,7 @@ pub async fn message<T: DeserializeOwned>(
 pub async fn message_in<T: DeserializeOwned>(
     jail: &Jail,
     cell: &crate::contain::Cell,
-    net: Net,
+    net: &Net,
     binary: &Path,
     args: &[String],
     limit: Duration,
@@ -187,7 +187,7 @@ pub async fn ns_per_request(
 ) -> Result<(f64, Vec<String>), RunError> {
     let args = counted_run(data, workload, requests);
     let run_name = format!("the timed run of {requests} {workload} requests");
-    let summary: RunReport = named(&run_name, message(jail, Net::None, binary, &args, limit).await)?;
+    let summary: RunReport = named(&run_name, message(jail, &Net::None, binary, &args, limit).await)?;
     Ok((summary.elapsed_ns as f64 / requests.max(1) as f64, summary.answers))
 }
 
@@ -204,7 +204,7 @@ pub async fn heap(
     args.extend(["--workload".into(), workload.into(), "--requests".into(), requests.to_string()]);
     args.extend(["--warmup".into(), warmup.to_string(), "--leak".into(), leak.to_string()]);
     let cell = cell(jail)?;
-    let command = contained(jail, &cell, Net::None, binary, &args, limit)?;
+    let command = contained(jail, &cell, &Net::None, binary, &args, limit)?;
     let output = named(&format!("dhat's run of {requests} {workload} requests"), run(command, limit).await)?;
     parse_last(&output.stdout).map_err(|err| RunError::Failed(format!("the heap driver {err}")))
 }
@@ -254,7 +254,7 @@ async fn answers(
     args.extend_from_slice(data);
     args.extend(["--workload".into(), workload.into(), "--requests".into(), requests.to_string()]);
     args.extend(["--responses".into(), cell.inside("answers.jsonl").display().to_string()]);
-    run(contained(jail, &cell, Net::None, binary, &args, RUN_LIMIT)?, RUN_LIMIT).await?;
+    run(contained(jail, &cell, &Net::None, binary, &args, RUN_LIMIT)?, RUN_LIMIT).await?;
     read_answers(&cell.outside("answers.jsonl"))
 }
 

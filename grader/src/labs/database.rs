@@ -4,7 +4,19 @@
 //! behaviour under a locked table; no clock, so each fault moves one count.
 //! All gated on answers equal to the baseline's. How each driver verb is used
 //! is in `labs/database/GRADER.md`.
+//!
+//! Every driver runs without a network: its one way to PostgreSQL is the
+//! grading's `pg-count-proxy`, on a Unix socket bound into its sandbox, as
+//! a login role of its side's own (no superuser; it owns only the databases
+//! it made, and only it may connect to them). So the target's service and
+//! migrations cannot reach the baseline's database or change the server,
+//! and every statement they run is counted. The counts are differences of
+//! readings of counters that only grow (the proxy has no reset for anyone
+//! in the sandbox), and after each counted run the proxy's counts are
+//! checked against the transactions PostgreSQL itself counted in the
+//! target's database.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,12 +25,12 @@ use lab_protocol::{
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdin, Command};
 
 use super::Context;
 use super::pipeline::{Method, Sides, Stop, Tools, kit, tgt};
 use crate::build::Binaries;
-use crate::contain::Net;
+use crate::contain::{Gate, Net};
 use crate::measure::{RUN_LIMIT, compare_answers, read_answers};
 use crate::process::RunError;
 use crate::record::Measurement;
@@ -44,10 +56,11 @@ pub fn read_settings(rubric: &Rubric) -> anyhow::Result<()> {
     rubric.workload::<Settings>().map(drop)
 }
 
-/// One implementation's driver and the database seeded for it.
+/// One implementation's driver, the database seeded for it, and its way to PostgreSQL.
 struct Side {
     driver: PathBuf,
     database: String,
+    net: Net,
 }
 
 /// Everything the baseline contributes to a grading. It depends only on the
@@ -71,10 +84,12 @@ struct Baseline {
 /// The workloads whose queries, rows, bytes and commits the proxy counts.
 const WORKLOADS: [&str; 5] = ["list", "detail", "filter", "report", "write"];
 
-/// The baseline's side (measured once per seed) and the target's seeded database.
+/// The baseline's side (measured once per seed), the target's seeded
+/// database, and the proxy both reach PostgreSQL through.
 pub struct Seeded {
     baseline: Baseline,
     cand: Side,
+    proxy: Proxy,
 }
 
 /// Lab 24's part of the pipeline.
@@ -86,8 +101,10 @@ impl Method for Database {
 
     /// Not graded, rather than failed, when PostgreSQL answers but refuses the lab's work.
     async fn probe(ctx: &Context<'_>, baseline: &Binaries) -> Result<(), String> {
+        // The kit's own baseline, with the host's network and DATABASE_URL: no proxy runs yet.
         run_verb::<Dropped>(
             ctx.jail,
+            &Net::Host,
             &baseline.main,
             &strings(&["drop", "--database", "labdb_probe"]),
             Duration::from_secs(30),
@@ -98,11 +115,11 @@ impl Method for Database {
     }
 
     async fn prepare(ctx: &Context<'_>, w: &Settings, sides: &Sides, tools: &Tools) -> Result<Seeded, Stop> {
-        let proxy = proxy_tool(tools)?;
         let tag = format!("labdb_g{}_{}", std::process::id(), ctx.seed);
+        let proxy = start_proxy(proxy_tool(tools)?, &tag).await?;
         let seed = ctx.seed.to_string();
         // The proxy's build is part of the key: it does the counting.
-        let proxy_build = std::fs::read(proxy).map(|bytes| crate::build::fnv(&bytes)).map_err(kit)?;
+        let proxy_build = std::fs::read(proxy_tool(tools)?).map(|bytes| crate::build::fnv(&bytes)).map_err(kit)?;
         let key = format!(
             "lab 24 baseline {seed} {} gate {} counts {} after {} with answers rows-read {} pool {}x{} ms proxy {proxy_build:016x}",
             w.size,
@@ -113,25 +130,41 @@ impl Method for Database {
             w.pool_concurrency,
             w.pool_hold_ms
         );
-        let base = Side { driver: sides.baseline.main.clone(), database: format!("{tag}_base") };
+        let base = Side {
+            driver: sides.baseline.main.clone(),
+            database: format!("{tag}_base"),
+            net: proxy.net(&format!("{tag}_rb")),
+        };
         let baseline = crate::measure::baseline_cache::get(
             &ctx.kit.target_dir,
             &base.driver,
             &key,
-            measure_baseline(ctx, w, &base, proxy),
+            measure_baseline(ctx, w, &base, &proxy),
         )
         .await
-        .map_err(kit)?;
-        let cand = Side { driver: sides.target.main.clone(), database: format!("{tag}_target") };
+        .map_err(kit);
+        let baseline = match baseline {
+            Ok(baseline) => baseline,
+            Err(stop) => {
+                proxy.close().await;
+                return Err(stop);
+            }
+        };
+        let cand = Side {
+            driver: sides.target.main.clone(),
+            database: format!("{tag}_target"),
+            net: proxy.net(&format!("{tag}_rt")),
+        };
         ctx.progress.phase(format!("seeding the target's database ({}, seed {seed})", w.size));
         let seeded = run_verb::<SeedReport>(
             ctx.jail,
+            &cand.net,
             &cand.driver,
             &verb("seed", &seed, &w.size, &cand.database, &[]),
             RUN_LIMIT,
         )
         .await;
-        let prepared = Seeded { baseline, cand };
+        let prepared = Seeded { baseline, cand, proxy };
         match seeded {
             Ok(_) => Ok(prepared),
             Err(err) => {
@@ -163,19 +196,17 @@ impl Method for Database {
         ctx: &Context<'_>,
         w: &Settings,
         _: &Sides,
-        tools: &Tools,
+        _: &Tools,
         seeded: &Seeded,
     ) -> Result<Vec<Measurement>, Stop> {
-        let proxy = proxy_tool(tools)?;
-        let (base, cand) = (&seeded.baseline, &seeded.cand);
+        let (proxy, base, cand) = (&seeded.proxy, &seeded.baseline, &seeded.cand);
         let mut measurements = Vec::new();
         // The pool check also reads the connections the counted runs opened.
         if ctx.wants(&["queries_per_list_page", "rows_per_report", "write_units_per_review", "pool_failures"]) {
-            let proxy = start_proxy(proxy).await?;
             let mut counted = Vec::new();
             for (workload, want) in WORKLOADS.iter().zip(&base.counted_answers) {
                 ctx.progress.phase(format!("counting queries through the proxy: {workload}"));
-                let (counts, got) = count(ctx, w, cand, workload, &proxy).await.map_err(tgt)?;
+                let (counts, got) = count(ctx, w, cand, workload, proxy).await.map_err(tgt)?;
                 // A count means something only if the counted run answered as the
                 // baseline's did: a target that behaves otherwise behind the proxy
                 // than in the gate stops here.
@@ -239,6 +270,7 @@ impl Method for Database {
 
     async fn cleanup(ctx: &Context<'_>, _: &Sides, seeded: Seeded) {
         drop_database(ctx, &seeded.cand).await;
+        seeded.proxy.close().await;
     }
 }
 
@@ -249,6 +281,7 @@ fn proxy_tool(tools: &Tools) -> Result<&Path, Stop> {
 async fn drop_database(ctx: &Context<'_>, side: &Side) {
     let _ = run_verb::<Dropped>(
         ctx.jail,
+        &side.net,
         &side.driver,
         &strings(&["drop", "--database", &side.database]),
         Duration::from_secs(60),
@@ -258,23 +291,39 @@ async fn drop_database(ctx: &Context<'_>, side: &Side) {
 
 /// The baseline's side of every measurement, in the order a grading takes
 /// them (the gate's writes come first), on a database seeded for it alone.
-async fn measure_baseline(ctx: &Context<'_>, w: &Settings, base: &Side, proxy: &Path) -> Result<Baseline, RunError> {
+async fn measure_baseline(ctx: &Context<'_>, w: &Settings, base: &Side, proxy: &Proxy) -> Result<Baseline, RunError> {
     let seed = ctx.seed.to_string();
     ctx.progress.phase(format!("measuring the baseline (seed {seed}; once per seed, then kept)"));
     let seeded: SeedReport =
-        run_verb(ctx.jail, &base.driver, &verb("seed", &seed, &w.size, &base.database, &[]), RUN_LIMIT).await?;
+        run_verb(ctx.jail, &base.net, &base.driver, &verb("seed", &seed, &w.size, &base.database, &[]), RUN_LIMIT)
+            .await?;
     let measured = async {
+        // Nothing but its own migrations may shape the baseline's database:
+        // no setting may apply to its sessions, and its indexes stay as seeded.
+        let seeded_state = proxy.database(&base.database).await?;
+        if !seeded_state.settings.is_empty() {
+            return Err(RunError::Failed(format!(
+                "settings on this server would change how the baseline's database behaves: {}; \
+                 remove them (ALTER ROLE/DATABASE ... RESET ALL) before grading",
+                seeded_state.settings.join("; ")
+            )));
+        }
         let answers = gate_answers(ctx, w, base).await?;
-        let proxy = start_proxy(proxy).await.map_err(|stop| RunError::Failed(format!("{stop:?}")))?;
         let (mut counted, mut counted_answers) = (Vec::new(), Vec::new());
         for workload in WORKLOADS {
-            let (counts, answers) = count(ctx, w, base, workload, &proxy).await?;
+            let (counts, answers) = count(ctx, w, base, workload, proxy).await?;
             counted.push(counts);
             counted_answers.push(answers);
         }
         let explain = explain(ctx, w, base).await?;
         let rows_read = rows_read(ctx, w, base).await?;
         let pool = pool_check(ctx, w, base).await?;
+        let measured_state = proxy.database(&base.database).await?;
+        if measured_state != seeded_state {
+            return Err(RunError::Failed(format!(
+                "the baseline's database changed while it was measured: {seeded_state:?} became {measured_state:?}"
+            )));
+        }
         Ok(Baseline { seeded, answers, counted, counted_answers, explain, rows_read, pool })
     }
     .await;
@@ -294,7 +343,7 @@ async fn gate_answers(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<Ve
         &["--reuse", "--workload", "mixed", "--requests", &requests],
     );
     args.extend(["--responses".to_string(), cell.inside("answers.jsonl").display().to_string()]);
-    crate::measure::message_in::<RunReport>(ctx.jail, &cell, NET, &side.driver, &args, RUN_LIMIT).await?;
+    crate::measure::message_in::<RunReport>(ctx.jail, &cell, &side.net, &side.driver, &args, RUN_LIMIT).await?;
     read_answers(&cell.outside("answers.jsonl"))
 }
 
@@ -324,56 +373,134 @@ fn statuses(pool: &PoolReport) -> String {
     pool.statuses.iter().map(|(status, n)| format!("{status}×{n}")).collect::<Vec<_>>().join(", ")
 }
 
-/// `<verb> --seed S --size Z --database D <extra...>`
-/// The driver runs with the host's network: it reaches PostgreSQL and the proxy on loopback.
-const NET: Net = Net::Host;
-
 /// Runs a contained driver verb and reads its last message.
 async fn run_verb<T: serde::de::DeserializeOwned>(
     jail: &crate::contain::Jail,
+    net: &Net,
     binary: &Path,
     args: &[String],
     limit: Duration,
 ) -> Result<T, RunError> {
-    crate::measure::message(jail, NET, binary, args, limit).await
+    crate::measure::message(jail, net, binary, args, limit).await
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| a.to_string()).collect()
 }
 
+/// `<verb> --seed S --size Z --database D <extra...>`
 fn verb(verb: &str, seed: &str, size: &str, database: &str, extra: &[&str]) -> Vec<String> {
     let mut args = vec![verb, "--seed", seed, "--size", size, "--database", database];
     args.extend_from_slice(extra);
     args.into_iter().map(str::to_owned).collect()
 }
 
-/// A running pg-count-proxy; killed when dropped.
+/// The grading's pg-count-proxy: on Unix sockets in a folder of its own
+/// (bound into every driver's sandbox), its control API read-only, a login
+/// role per side. Closing its stdin drops the roles and their databases;
+/// killed when dropped.
 struct Proxy {
-    address: String,
-    control: String,
-    _child: Child,
+    dir: tempfile::TempDir,
+    roles: BTreeMap<String, String>,
+    /// The control API, for the grader's own readings.
+    client: reqwest::Client,
+    stdin: Option<ChildStdin>,
+    child: Child,
 }
 
+/// The proxy's sockets, in its folder.
+const PROXY_SOCKET: &str = ".s.PGSQL.5432";
+const CONTROL_SOCKET: &str = "control.sock";
+
 /// Counts need no network delay: the proxy forwards at once.
-async fn start_proxy(proxy: &Path) -> Result<Proxy, Stop> {
+async fn start_proxy(proxy: &Path, tag: &str) -> Result<Proxy, Stop> {
+    let dir = tempfile::Builder::new().prefix("grader-pg-").tempdir().map_err(kit)?;
+    // Every cell's uid passes through the folder to the sockets (0777 each).
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).map_err(kit)?;
     let mut command = Command::new(proxy);
     command
-        .args(["--delay-ms", "0", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0"])
-        .stdin(std::process::Stdio::null())
+        .arg("--unix")
+        .arg(dir.path().join(PROXY_SOCKET))
+        .arg("--control-unix")
+        .arg(dir.path().join(CONTROL_SOCKET))
+        .args(["--watch-only", "--delay-ms", "0", "--role", &format!("{tag}_rb"), "--role", &format!("{tag}_rt")])
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
     let mut child = command.spawn().map_err(kit)?;
+    let stdin = child.stdin.take();
     let stdout = child.stdout.take().expect("piped");
-    let first = tokio::time::timeout(Duration::from_secs(30), BufReader::new(stdout).lines().next_line())
-        .await
-        .map_err(|_| kit("proxy did not start within 30 s"))?
-        .map_err(kit)?
-        .ok_or_else(|| kit("proxy exited before listening"))?;
+    let first = tokio::time::timeout(Duration::from_secs(30), BufReader::new(stdout).lines().next_line()).await;
+    let first = match first {
+        Ok(Ok(Some(line))) => line,
+        Ok(Ok(None)) => {
+            let out = child.wait_with_output().await.map_err(kit)?;
+            let said = String::from_utf8_lossy(&out.stderr);
+            return Err(kit(format!("the proxy exited before listening: {}", said.trim())));
+        }
+        Ok(Err(err)) => return Err(kit(err)),
+        Err(_) => return Err(kit("proxy did not start within 30 s")),
+    };
     let ready: ProxyReady = parse_last(&first).map_err(|e| kit(format!("the proxy {e}")))?;
-    Ok(Proxy { address: ready.proxy, control: ready.control, _child: child })
+    let client = reqwest::Client::builder()
+        .unix_socket(dir.path().join(CONTROL_SOCKET))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(kit)?;
+    Ok(Proxy { dir, roles: ready.roles, client, stdin, child })
 }
+
+impl Proxy {
+    /// The network of a driver that connects as `role`.
+    fn net(&self, role: &str) -> Net {
+        let password = self.roles.get(role).cloned().unwrap_or_default();
+        Net::Postgres(Gate { dir: self.dir.path().to_path_buf(), role: role.to_string(), password })
+    }
+
+    /// `--via` and `--proxy-control` for a driver behind this proxy.
+    fn via(&self, jail: &crate::contain::Jail, net: &Net) -> (String, String) {
+        let Net::Postgres(gate) = net else { unreachable!("lab 24's drivers run behind the proxy") };
+        let dir = jail.gate_dir(gate);
+        (dir.display().to_string(), format!("unix:{}", dir.join(CONTROL_SOCKET).display()))
+    }
+
+    async fn counts(&self) -> Result<lab_protocol::ProxyCounts, RunError> {
+        self.get("/counts").await
+    }
+
+    /// Transactions PostgreSQL counted in `database`, once its sessions have ended.
+    async fn transactions(&self, database: &str) -> Result<u64, RunError> {
+        #[derive(Deserialize)]
+        struct Transactions {
+            transactions: u64,
+        }
+        let read: Transactions = self.get(&format!("/transactions?database={database}")).await?;
+        Ok(read.transactions)
+    }
+
+    /// The settings and indexes of `database`.
+    async fn database(&self, database: &str) -> Result<lab_protocol::DatabaseState, RunError> {
+        self.get(&format!("/database?database={database}")).await
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, RunError> {
+        let failed = |err: reqwest::Error| RunError::Failed(format!("reading the proxy's {path}: {err}"));
+        let response = self.client.get(format!("http://localhost{path}")).send().await.map_err(failed)?;
+        response.error_for_status().map_err(failed)?.json().await.map_err(failed)
+    }
+
+    /// Closes stdin (the proxy drops the roles and their databases) and waits for it.
+    async fn close(mut self) {
+        drop(self.stdin.take());
+        if tokio::time::timeout(Duration::from_secs(60), self.child.wait()).await.is_err() {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// Transactions PostgreSQL may count beyond what passed the proxy (autovacuum's).
+const UNPROXIED_SLACK: u64 = 10;
 
 /// One workload's counted run through the proxy, and the answers it got.
 async fn count(
@@ -386,6 +513,7 @@ async fn count(
     let (requests, warmup) = (w.count_requests.to_string(), w.count_warmup.to_string());
     let cell = crate::measure::cell(ctx.jail)?;
     let answers_arg = cell.inside("answers.jsonl").display().to_string();
+    let (via, control) = proxy.via(ctx.jail, &side.net);
     let extra = [
         "--reuse",
         "--workload",
@@ -395,14 +523,30 @@ async fn count(
         "--warmup",
         &warmup,
         "--via",
-        &proxy.address,
+        &via,
         "--proxy-control",
-        &proxy.control,
+        &control,
         "--responses",
         &answers_arg,
     ];
     let args = verb("run", &ctx.seed.to_string(), &w.size, &side.database, &extra);
-    let report = crate::measure::message_in(ctx.jail, &cell, NET, &side.driver, &args, RUN_LIMIT).await?;
+    let (before, transactions_before) = (proxy.counts().await?, proxy.transactions(&side.database).await?);
+    let report = crate::measure::message_in(ctx.jail, &cell, &side.net, &side.driver, &args, RUN_LIMIT).await?;
+    // PostgreSQL's own count of the run's transactions in the database. Each
+    // ends at a message the client then waits on (a Sync or a Query: a
+    // round trip, which the proxy counts) or is part of a session's start
+    // (two, one of them a round trip), so more means a way around the proxy.
+    let seen = proxy.counts().await?.since(&before);
+    let transactions = proxy.transactions(&side.database).await?.saturating_sub(transactions_before);
+    let allowed = seen.round_trips + seen.connections + UNPROXIED_SLACK;
+    if transactions > allowed {
+        return Err(RunError::Failed(format!(
+            "reached PostgreSQL around the counting proxy in the counted {workload} run: PostgreSQL counted \
+             {transactions} transactions in its database, at most {allowed} could have passed the proxy \
+             ({} round trips, {} sessions)",
+            seen.round_trips, seen.connections
+        )));
+    }
     Ok((counted(report).map_err(RunError::Failed)?, read_answers(&cell.outside("answers.jsonl"))?))
 }
 
@@ -468,7 +612,7 @@ fn counts(w: &Settings, base: &[Counted], cand: &[Counted]) -> Vec<Measurement> 
 /// The side's EXPLAIN of the customer filter, after ANALYZE.
 async fn explain(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<ExplainReport, RunError> {
     let args = verb("explain", &ctx.seed.to_string(), &w.size, &side.database, &["--reuse"]);
-    run_verb(ctx.jail, &side.driver, &args, RUN_LIMIT).await
+    run_verb(ctx.jail, &side.net, &side.driver, &args, RUN_LIMIT).await
 }
 
 fn plans(base: &ExplainReport, cand: &ExplainReport) -> Measurement {
@@ -497,14 +641,14 @@ async fn rows_read(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<RowsR
         &side.database,
         &["--reuse", "--workload", "deep", "--requests", &requests],
     );
-    run_verb(ctx.jail, &side.driver, &args, RUN_LIMIT).await
+    run_verb(ctx.jail, &side.net, &side.driver, &args, RUN_LIMIT).await
 }
 
 /// The side's service against a locked table (its own tiny database).
 async fn pool_check(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<PoolReport, RunError> {
     let (concurrency, hold) = (w.pool_concurrency.to_string(), w.pool_hold_ms.to_string());
     let args = strings(&["pool-check", "--size", "tiny", "--concurrency", &concurrency, "--hold-ms", &hold]);
-    run_verb(ctx.jail, &side.driver, &args, RUN_LIMIT).await
+    run_verb(ctx.jail, &side.net, &side.driver, &args, RUN_LIMIT).await
 }
 
 #[cfg(test)]

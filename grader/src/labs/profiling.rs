@@ -458,7 +458,7 @@ pub async fn load_requests(
     args.extend(["--workload".into(), "load".into(), "--requests".into(), n.to_string()]);
     let cell = measure::cell(jail)?;
     let output = process::run(
-        measure::contained(jail, &cell, Net::None, binary, &args, measure::RUN_LIMIT)?,
+        measure::contained(jail, &cell, &Net::None, binary, &args, measure::RUN_LIMIT)?,
         measure::RUN_LIMIT,
     )
     .await?;
@@ -473,7 +473,7 @@ pub async fn start(jail: &Jail, binary: &std::path::Path, data: &[String]) -> Re
     let mut args = vec!["serve".to_string()];
     args.extend_from_slice(data);
     args.extend(["--unix".into(), cell.inside("http.sock").display().to_string()]);
-    let command = measure::contained(jail, &cell, Net::None, binary, &args, measure::RUN_LIMIT)?;
+    let command = measure::contained(jail, &cell, &Net::None, binary, &args, measure::RUN_LIMIT)?;
     process::serve(command, Duration::from_secs(60), cell).await
 }
 

@@ -84,13 +84,19 @@ impl Server {
     }
 
     /// Options a service uses for database `name`: through `via` (a proxy's
-    /// `host:port`) when given, else straight to the server.
+    /// `host:port`, or the folder of its Unix socket) when given, else as
+    /// `DATABASE_URL` says.
     pub fn service_options(&self, name: &str, via: Option<&str>) -> anyhow::Result<PgConnectOptions> {
         let mut options = self.options(name).application_name(SERVICE_APPLICATION);
-        if let Some(via) = via {
-            let (host, port) = via.rsplit_once(':').with_context(|| format!("--via {via} is not host:port"))?;
-            let port: u16 = port.parse().with_context(|| format!("--via {via}: bad port"))?;
-            options = options.host(host).port(port);
+        match via {
+            Some(dir) if dir.starts_with('/') => options = options.socket(dir).port(5432),
+            Some(via) => {
+                let (host, port) =
+                    via.rsplit_once(':').with_context(|| format!("--via {via} is not host:port or a folder"))?;
+                let port: u16 = port.parse().with_context(|| format!("--via {via}: bad port"))?;
+                options = options.host(host).port(port);
+            }
+            None => {}
         }
         Ok(options.log_statements(log::LevelFilter::Debug))
     }
@@ -116,15 +122,126 @@ impl Server {
         Ok(())
     }
 
-    /// Creates an empty database `name`, dropping any previous one.
+    /// Creates an empty database `name`, dropping any previous one. It is
+    /// copied from `template0`, which nobody can change, and only its owner
+    /// (the role that made it) and superusers may connect to it.
     pub async fn create_database(&self, name: &str) -> anyhow::Result<()> {
         self.drop_database(name).await?;
         let mut admin = self.admin().await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        for sql in [
+            format!("CREATE DATABASE \"{name}\" TEMPLATE template0"),
+            format!("REVOKE CONNECT, TEMPORARY ON DATABASE \"{name}\" FROM PUBLIC"),
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut admin)
+                .await
+                .with_context(|| format!("creating database {name}"))?;
+        }
+        Ok(())
+    }
+
+    /// Makes login role `name` (no superuser, may create databases, at most
+    /// 64 connections) with a fresh random password, which it returns.
+    pub async fn create_role(&self, name: &str) -> anyhow::Result<String> {
+        check_name(name)?;
+        let password: String = {
+            use rand::Rng;
+            let mut rng = rand::rng();
+            (0..32).map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)])).collect()
+        };
+        self.drop_role(name).await?;
+        let mut admin = self.admin().await?;
+        let sql = format!(
+            "CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}' NOSUPERUSER CREATEDB NOCREATEROLE \
+             NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 64"
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
             .execute(&mut admin)
             .await
-            .with_context(|| format!("creating database {name}"))?;
+            .with_context(|| format!("creating role {name}"))?;
+        Ok(password)
+    }
+
+    /// Drops every database role `name` owns, then the role, if it exists.
+    pub async fn drop_role(&self, name: &str) -> anyhow::Result<()> {
+        check_name(name)?;
+        let mut admin = self.admin().await?;
+        let owned: Vec<String> = sqlx::query_scalar(
+            "SELECT d.datname::text FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname = $1",
+        )
+        .bind(name)
+        .fetch_all(&mut admin)
+        .await
+        .with_context(|| format!("listing the databases of role {name}"))?;
+        drop(admin);
+        for database in owned {
+            self.drop_database(&database).await?;
+        }
+        let mut admin = self.admin().await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS \"{name}\"")))
+            .execute(&mut admin)
+            .await
+            .with_context(|| format!("dropping role {name}"))?;
         Ok(())
+    }
+
+    /// What decides how database `name` behaves beyond its data: the
+    /// settings that apply to its owner's sessions there (`ALTER DATABASE`,
+    /// `ALTER ROLE`, `ALTER ROLE ALL` and their `IN DATABASE` forms), and its
+    /// indexes (`pg_indexes`), each sorted.
+    pub async fn describe(&self, name: &str) -> anyhow::Result<lab_protocol::DatabaseState> {
+        check_name(name)?;
+        let mut admin = self.admin().await?;
+        let settings: Vec<String> = sqlx::query_scalar(
+            "SELECT coalesce(d.datname::text, 'every database') || ', ' || coalesce(r.rolname::text, 'every role') \
+                    || ': ' || array_to_string(s.setconfig, ', ') \
+             FROM pg_db_role_setting s \
+             LEFT JOIN pg_database d ON d.oid = s.setdatabase \
+             LEFT JOIN pg_roles r ON r.oid = s.setrole \
+             CROSS JOIN (SELECT oid, datdba FROM pg_database WHERE datname = $1) t \
+             WHERE s.setdatabase IN (0, t.oid) AND s.setrole IN (0, t.datdba) \
+             ORDER BY 1",
+        )
+        .bind(name)
+        .fetch_all(&mut admin)
+        .await
+        .with_context(|| format!("reading the settings of database {name}"))?;
+        drop(admin);
+        let mut conn = self.connect(name).await?;
+        let indexes: Vec<String> =
+            sqlx::query_scalar("SELECT indexdef::text FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1")
+                .fetch_all(&mut conn)
+                .await
+                .with_context(|| format!("listing the indexes of database {name}"))?;
+        Ok(lab_protocol::DatabaseState { database: name.to_string(), settings, indexes })
+    }
+
+    /// Transactions PostgreSQL counted in database `name` (commits and
+    /// rollbacks, `pg_stat_database`), read once no session is left in it (a
+    /// session's counts reach the statistics when it ends), or after 10 s.
+    pub async fn transactions(&self, name: &str) -> anyhow::Result<i64> {
+        check_name(name)?;
+        let mut admin = self.admin().await?;
+        let started = Instant::now();
+        loop {
+            let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+                .bind(name)
+                .fetch_one(&mut admin)
+                .await?;
+            if sessions == 0 || started.elapsed() > Duration::from_secs(10) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // A session leaves pg_stat_activity a moment before its last counts are flushed.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        sqlx::raw_sql("SELECT pg_stat_clear_snapshot()").execute(&mut admin).await?;
+        let n: Option<i64> =
+            sqlx::query_scalar("SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database WHERE datname = $1")
+                .bind(name)
+                .fetch_optional(&mut admin)
+                .await?;
+        n.with_context(|| format!("no database {name}"))
     }
 
     pub async fn database_exists(&self, name: &str) -> anyhow::Result<bool> {
@@ -193,7 +310,10 @@ pub async fn prepare(server: &Server, service: &Service, name: &str, data: &Data
     let migrate = started.elapsed();
     let started = Instant::now();
     // VACUUM too: freshly loaded pages are not yet marked all-visible, as a live database's autovacuum would have them.
+    // Run by the database's owner, it warns of each shared catalog only a superuser may vacuum: not news.
+    sqlx::raw_sql("SET client_min_messages = error").execute(&mut conn).await?;
     sqlx::raw_sql("VACUUM ANALYZE").execute(&mut conn).await.context("VACUUM ANALYZE")?;
+    sqlx::raw_sql("RESET client_min_messages").execute(&mut conn).await?;
     let analyze = started.elapsed();
     Ok(Prepared { name: name.to_string(), load, migrate, analyze })
 }

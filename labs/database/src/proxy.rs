@@ -19,6 +19,8 @@
 //! | `connections` | startup packets: server connections opened |
 //! | `bytes_to_server`, `bytes_to_client` | bytes forwarded each way |
 //! | `rows_to_client` | `DataRow` (`D`) from the server: rows it sent, whatever their width |
+//! | `errors` | `ErrorResponse` (`E`) from the server |
+//! | `statements_logged` | statements logged so far, never reset: a position for `GET /statements?from=` |
 //! | `active_connections`, `peak_connections` | open now, and most open at once since the last reset |
 //!
 //! So `BEGIN` and `COMMIT` count as queries (sqlx sends them as `Query`),
@@ -35,21 +37,30 @@
 //! every open connection (a restart: the client's pooled connections die),
 //! and [`Proxy::set_down`] closes new ones at once (a server that is down).
 //!
+//! It listens on TCP or, with [`ProxyConfig::unix`], on a Unix socket (a
+//! file named `.s.PGSQL.5432`, so a client's `host` is its folder): that is
+//! how the grader gives a contained driver, which has no network, its one
+//! way to PostgreSQL.
+//!
 //! Use it in-process with [`Proxy::start`], or as the `pg-count-proxy`
-//! binary, which serves [`Proxy::control`] over HTTP.
+//! binary, which serves [`Proxy::control`] over HTTP ([`Proxy::watch`], its
+//! read-only half, when the client under test can reach it: every counter
+//! only grows, so readers take differences and nobody can reset them).
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::routing::{get, post};
+use axum::serve::{Listener, ListenerExt};
 use axum::{Json, Router};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener};
 use tokio::task::JoinHandle;
 
 const SSL_REQUEST: i32 = 80_877_103;
@@ -63,6 +74,8 @@ const MAX_MESSAGE: usize = 1 << 30;
 pub struct ProxyConfig {
     /// Where clients connect; port 0 picks a free one.
     pub listen: SocketAddr,
+    /// Listen on this Unix socket instead of `listen` (made readable and writable by every user).
+    pub unix: Option<PathBuf>,
     /// The real server, `host:port`.
     pub upstream: String,
     /// Added to every round trip.
@@ -78,6 +91,7 @@ impl ProxyConfig {
     pub fn new(upstream: impl Into<String>) -> ProxyConfig {
         ProxyConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            unix: None,
             upstream: upstream.into(),
             delay: Duration::ZERO,
             log_statements: false,
@@ -108,12 +122,33 @@ struct Counters {
     bytes_to_server: AtomicU64,
     bytes_to_client: AtomicU64,
     rows_to_client: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// The statements kept: the last `keep_statements`, numbered from the first ever logged.
+#[derive(Default)]
+struct Log {
+    /// How many were logged before `kept`'s first.
+    dropped: u64,
+    kept: VecDeque<String>,
+}
+
+impl Log {
+    fn logged(&self) -> u64 {
+        self.dropped + self.kept.len() as u64
+    }
+
+    /// Those numbered `from` and after (all that are kept when `from` is older).
+    fn from(&self, from: u64) -> Vec<String> {
+        let skip = usize::try_from(from.saturating_sub(self.dropped)).unwrap_or(usize::MAX);
+        self.kept.iter().skip(skip).cloned().collect()
+    }
 }
 
 struct Shared {
     config: ProxyConfig,
     counters: Counters,
-    statements: Mutex<VecDeque<String>>,
+    statements: Mutex<Log>,
     next_connection: AtomicU64,
     /// Bumped by [`Proxy::sever`]: every connection open at that moment closes.
     severed: tokio::sync::watch::Sender<u64>,
@@ -138,6 +173,8 @@ impl Shared {
             bytes_to_server: load(&c.bytes_to_server),
             bytes_to_client: load(&c.bytes_to_client),
             rows_to_client: load(&c.rows_to_client),
+            errors: load(&c.errors),
+            statements_logged: self.statements.lock().expect("statement log").logged(),
         }
     }
 
@@ -155,11 +192,14 @@ impl Shared {
             &c.bytes_to_server,
             &c.bytes_to_client,
             &c.rows_to_client,
+            &c.errors,
         ] {
             counter.store(0, Ordering::SeqCst);
         }
         c.peak.store(c.active.load(Ordering::SeqCst), Ordering::SeqCst);
-        self.statements.lock().expect("statement log").clear();
+        let mut log = self.statements.lock().expect("statement log");
+        log.dropped = log.logged();
+        log.kept.clear();
         before
     }
 
@@ -181,10 +221,11 @@ impl Shared {
         }
         if self.config.keep_statements > 0 {
             let mut log = self.statements.lock().expect("statement log");
-            if log.len() == self.config.keep_statements {
-                log.pop_front();
+            if log.kept.len() == self.config.keep_statements {
+                log.kept.pop_front();
+                log.dropped += 1;
             }
-            log.push_back(one_line(sql));
+            log.kept.push_back(one_line(sql));
         }
     }
 }
@@ -195,7 +236,9 @@ fn one_line(sql: &str) -> String {
 
 /// A running proxy. Dropping it stops accepting new connections.
 pub struct Proxy {
+    /// Its TCP address; for a Unix socket, `0.0.0.0:0` (see [`Proxy::listening`]).
     addr: SocketAddr,
+    listening: String,
     shared: Arc<Shared>,
     accept: JoinHandle<()>,
 }
@@ -207,44 +250,49 @@ impl std::fmt::Debug for Proxy {
 }
 
 impl Proxy {
-    /// Binds `config.listen` and starts forwarding to `config.upstream` on the current runtime.
+    /// Binds `config.listen` (or `config.unix`) and starts forwarding to
+    /// `config.upstream` on the current runtime.
     pub async fn start(config: ProxyConfig) -> io::Result<Proxy> {
-        let listener = TcpListener::bind(config.listen).await?;
-        let addr = listener.local_addr()?;
+        let (tcp, unix) = match &config.unix {
+            Some(path) => {
+                let listener = UnixListener::bind(path)?;
+                // Contained clients run as other users; the socket's folder decides who reaches it.
+                std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o777))?;
+                (None, Some(listener))
+            }
+            None => (Some(TcpListener::bind(config.listen).await?), None),
+        };
+        let (addr, listening) = match (&tcp, &config.unix) {
+            (Some(tcp), _) => (tcp.local_addr()?, tcp.local_addr()?.to_string()),
+            (None, Some(path)) => (SocketAddr::from(([0, 0, 0, 0], 0)), format!("unix:{}", path.display())),
+            (None, None) => unreachable!("one listener is bound"),
+        };
         let shared = Arc::new(Shared {
             config,
             counters: Counters::default(),
-            statements: Mutex::new(VecDeque::new()),
+            statements: Mutex::new(Log::default()),
             next_connection: AtomicU64::new(1),
             severed: tokio::sync::watch::Sender::new(0),
             refusing: AtomicBool::new(false),
         });
-        let accepting = shared.clone();
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((client, _)) = listener.accept().await else {
-                    continue;
-                };
-                if accepting.refusing.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                let shared = accepting.clone();
-                tokio::spawn(async move {
-                    if let Err(err) = serve_connection(client, &shared).await
-                        && shared.config.log_statements
-                    {
-                        eprintln!("[pg-count-proxy] connection ended: {err}");
-                    }
-                });
+        let accept = match (tcp, unix) {
+            (Some(tcp), _) => {
+                tokio::spawn(accept_loop(tcp.tap_io(|stream| drop(stream.set_nodelay(true))), shared.clone()))
             }
-        });
-        Ok(Proxy { addr, shared, accept })
+            (None, Some(unix)) => tokio::spawn(accept_loop(unix, shared.clone())),
+            (None, None) => unreachable!("one listener is bound"),
+        };
+        Ok(Proxy { addr, listening, shared, accept })
     }
 
-    /// Where clients connect.
+    /// Where clients connect, over TCP.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where clients connect: `host:port`, or `unix:<path>`.
+    pub fn listening(&self) -> &str {
+        &self.listening
     }
 
     /// `host:port` to put in a client's connection settings.
@@ -263,7 +311,8 @@ impl Proxy {
 
     /// Statements run since the last reset, oldest first, one line each.
     pub fn statements(&self) -> Vec<String> {
-        self.shared.statements.lock().expect("statement log").iter().cloned().collect()
+        let log = self.shared.statements.lock().expect("statement log");
+        log.from(log.dropped)
     }
 
     /// Closes every connection open now, both ways, as a server restart
@@ -283,6 +332,32 @@ impl Proxy {
     pub fn control(&self) -> Router {
         control_routes(self.shared.clone())
     }
+
+    /// The control API's read-only half, `GET /counts` and `GET /statements`:
+    /// what a client under test may reach. Counters are never reset, so a
+    /// reader takes the difference of two readings.
+    pub fn watch(&self) -> Router {
+        watch_routes(self.shared.clone())
+    }
+}
+
+/// Accepts clients until the proxy is dropped; one task per connection.
+async fn accept_loop<L: Listener>(mut listener: L, shared: Arc<Shared>) {
+    loop {
+        let (client, _) = listener.accept().await;
+        if shared.refusing.load(Ordering::SeqCst) {
+            drop(client);
+            continue;
+        }
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if let Err(err) = serve_connection(client, &shared).await
+                && shared.config.log_statements
+            {
+                eprintln!("[pg-count-proxy] connection ended: {err}");
+            }
+        });
+    }
 }
 
 impl Drop for Proxy {
@@ -291,30 +366,48 @@ impl Drop for Proxy {
     }
 }
 
-/// `GET /counts`, `POST /reset` (answers the counts before the reset),
-/// `GET /statements` (JSON list of the statements run since the reset) and
-/// `POST /sever` (closes every open connection, see [`Proxy::sever`]).
+/// `GET /statements?from=N`: the statements logged from number N on
+/// (`statements_logged` in a counts reading); without `from`, those since
+/// the last reset.
+#[derive(Debug, serde::Deserialize)]
+struct From {
+    from: Option<u64>,
+}
+
+/// [`watch_routes`], plus `POST /reset` (answers the counts before the
+/// reset) and `POST /sever` (closes every open connection, see [`Proxy::sever`]).
 fn control_routes(shared: Arc<Shared>) -> Router {
+    watch_routes(shared.clone()).merge(
+        Router::new()
+            .route("/reset", post(|State(s): State<Arc<Shared>>| async move { Json(s.reset()) }))
+            .route("/sever", post(|State(s): State<Arc<Shared>>| async move { Json(s.sever()) }))
+            .with_state(shared),
+    )
+}
+
+/// `GET /counts`, `GET /statements` (JSON list, see [`From`]) and `GET /health`.
+fn watch_routes(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/counts", get(|State(s): State<Arc<Shared>>| async move { Json(s.counts()) }))
-        .route("/reset", post(|State(s): State<Arc<Shared>>| async move { Json(s.reset()) }))
-        .route("/sever", post(|State(s): State<Arc<Shared>>| async move { Json(s.sever()) }))
         .route(
             "/statements",
-            get(|State(s): State<Arc<Shared>>| async move {
-                Json(s.statements.lock().expect("statement log").iter().cloned().collect::<Vec<_>>())
+            get(|State(s): State<Arc<Shared>>, Query(q): Query<From>| async move {
+                let log = s.statements.lock().expect("statement log");
+                Json(log.from(q.from.unwrap_or(log.dropped)))
             }),
         )
         .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
         .with_state(shared)
 }
 
-async fn serve_connection(client: TcpStream, shared: &Arc<Shared>) -> io::Result<()> {
+async fn serve_connection<S>(client: S, shared: &Arc<Shared>) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
     let connection = shared.next_connection.fetch_add(1, Ordering::Relaxed);
-    client.set_nodelay(true)?;
     let upstream = TcpStream::connect(&shared.config.upstream).await?;
     upstream.set_nodelay(true)?;
-    let (client_read, mut client_write) = client.into_split();
+    let (client_read, mut client_write) = tokio::io::split(client);
     let (mut upstream_read, mut upstream_write) = upstream.into_split();
     let mut reader = BufReader::with_capacity(64 * 1024, client_read);
 
@@ -363,6 +456,9 @@ async fn serve_connection(client: TcpStream, shared: &Arc<Shared>) -> io::Result
                 }
                 b'D' => {
                     down_shared.counters.rows_to_client.fetch_add(1, Ordering::SeqCst);
+                }
+                b'E' => {
+                    down_shared.counters.errors.fetch_add(1, Ordering::SeqCst);
                 }
                 _ => {}
             });
@@ -522,6 +618,16 @@ fn cstr(body: &[u8], at: usize) -> (&str, usize) {
     (std::str::from_utf8(&rest[..end]).unwrap_or("<not utf-8>"), at + end + 1)
 }
 
+/// A client for a proxy's control URL, and the base to put paths after:
+/// `http://host:port` as it is, `unix:<path>` through that socket.
+pub fn control_client(control: &str, timeout: Duration) -> anyhow::Result<(reqwest::Client, String)> {
+    let builder = reqwest::Client::builder().timeout(timeout);
+    Ok(match control.strip_prefix("unix:") {
+        Some(path) => (builder.unix_socket(path).build()?, "http://localhost".to_string()),
+        None => (builder.build()?, control.to_string()),
+    })
+}
+
 /// Fetches a running proxy's counts from its control URL (`http://host:port`).
 pub async fn fetch_counts(client: &reqwest::Client, control: &str) -> anyhow::Result<Counts> {
     let url = format!("{}/counts", control.trim_end_matches('/'));
@@ -534,9 +640,15 @@ pub async fn reset_counts(client: &reqwest::Client, control: &str) -> anyhow::Re
     Ok(client.post(&url).send().await?.error_for_status()?.json().await?)
 }
 
-/// The statements a running proxy saw since its last reset.
-pub async fn fetch_statements(client: &reqwest::Client, control: &str) -> anyhow::Result<Vec<String>> {
-    let url = format!("{}/statements", control.trim_end_matches('/'));
+/// The statements a running proxy logged from number `from` on (see [`Counts`]'
+/// `statements_logged`), or since its last reset.
+pub async fn fetch_statements(
+    client: &reqwest::Client,
+    control: &str,
+    from: Option<u64>,
+) -> anyhow::Result<Vec<String>> {
+    let from = from.map(|n| format!("?from={n}")).unwrap_or_default();
+    let url = format!("{}/statements{from}", control.trim_end_matches('/'));
     Ok(client.get(&url).send().await?.error_for_status()?.json().await?)
 }
 

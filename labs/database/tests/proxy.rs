@@ -119,3 +119,74 @@ async fn an_unreachable_server_fails_fast_with_a_hint() {
     assert!(message.contains("cargo xtask services up"), "{message}");
     assert!(!message.contains('\n'), "one line: {message}");
 }
+
+/// As the grader runs it: Unix sockets, a read-only control API, a role of
+/// the run's own that owns only its databases, all gone when stdin closes.
+#[tokio::test]
+async fn the_graders_proxy_is_one_socket_a_read_only_control_and_roles_that_leave_no_trace() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let role = format!("labdb_t_role_{}", std::process::id());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pg-count-proxy"))
+        .arg("--unix")
+        .arg(dir.path().join(".s.PGSQL.5432"))
+        .arg("--control-unix")
+        .arg(dir.path().join("control.sock"))
+        .args(["--watch-only", "--role", &role])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn pg-count-proxy");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("piped stdout");
+    tokio::time::timeout(Duration::from_secs(20), BufReader::new(stdout).read_line(&mut line))
+        .await
+        .expect("the proxy prints its sockets within 20 s")
+        .expect("read stdout");
+    let ready: lab_protocol::ProxyReady = serde_json::from_str(&line).expect("a ProxyReady line");
+    let password = ready.roles.get(&role).expect("the role's password");
+    assert!(ready.proxy.starts_with("unix:") && ready.control.starts_with("unix:"), "{ready:?}");
+
+    // The role reaches the server through the socket, and may make a database of its own.
+    let url = format!("postgres://{role}:{password}@localhost:5432/postgres?host={}", dir.path().display());
+    let mine = Server::from_url(&url).expect("a URL");
+    let database = format!("{role}_db");
+    mine.create_database(&database).await.expect("the role may create a database");
+    let (client, control) =
+        lab_database::proxy::control_client(&ready.control, Duration::from_secs(10)).expect("a control client");
+    let before = counts(&client, &control).await;
+    let mut conn = mine.connect(&database).await.expect("the owner connects");
+    sqlx::query("SELECT 41 + 1").execute(&mut conn).await.expect("a query");
+    let denied = sqlx::raw_sql("ALTER ROLE ALL SET random_page_cost = 40").execute(&mut conn).await;
+    assert!(format!("{denied:?}").contains("must be superuser"), "{denied:?}");
+    let after = counts(&client, &control).await;
+    let run = after.since(&before);
+    assert_eq!((run.queries, run.errors, run.connections), (1, 1, 1), "{run:?}");
+    let logged = lab_database::proxy::fetch_statements(&client, &control, Some(before.statements_logged))
+        .await
+        .expect("GET /statements?from=");
+    assert_eq!(logged, ["SELECT 41 + 1", "ALTER ROLE ALL SET random_page_cost = 40"]);
+
+    // Nothing in reach resets or severs: counters only grow.
+    for path in ["/reset", "/sever"] {
+        let status = client.post(format!("{control}{path}")).send().await.expect("an answer").status();
+        assert!(status.is_client_error(), "POST {path} answered {status}");
+    }
+    assert_eq!(counts(&client, &control).await.queries, after.queries);
+    conn.close().await.expect("close");
+
+    // Closing stdin drops the role and its database.
+    drop(child.stdin.take());
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("exits").expect("status");
+    assert!(exit.success(), "{exit:?}");
+    let admin = Server::from_url(&std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string()))
+        .expect("DATABASE_URL");
+    assert!(!admin.database_exists(&database).await.expect("a lookup"), "{database} outlived the proxy");
+    let mut conn = admin.admin().await.expect("admin");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_roles WHERE rolname = $1")
+        .bind(&role)
+        .fetch_one(&mut conn)
+        .await
+        .expect("a count");
+    assert_eq!(left, 0, "role {role} outlived the proxy");
+}

@@ -246,12 +246,26 @@ pub struct Dropped {
 /// A counting proxy's first line: where it listens and where it is controlled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProxyReady {
-    /// `host:port` the service connects to.
+    /// `host:port` the service connects to, or `unix:/dir/.s.PGSQL.5432`.
     pub proxy: String,
-    /// `http://host:port` of the control API (`/counts`, `/reset`, `/statements`).
+    /// `http://host:port` of the control API (`/counts`, `/reset`, `/statements`), or `unix:/path`.
     pub control: String,
     pub upstream: String,
     pub delay_ms: u64,
+    /// Roles the proxy made for this run (`--role`), each with its password;
+    /// they and their databases are dropped when the proxy's stdin closes.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub roles: std::collections::BTreeMap<String, String>,
+}
+
+/// What decides how a lab database behaves beyond its data (`pg-count-proxy`'s `GET /database`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseState {
+    pub database: String,
+    /// Settings that apply to its owner's sessions in it, one line each (`ALTER DATABASE`/`ALTER ROLE` ... `SET`).
+    pub settings: Vec<String>,
+    /// `CREATE INDEX` statements of its indexes, sorted.
+    pub indexes: Vec<String>,
 }
 
 /// A PostgreSQL wire proxy's counters (see `lab_database::proxy` for what each means).
@@ -271,6 +285,12 @@ pub struct ProxyCounts {
     pub bytes_to_client: u64,
     /// Rows the server sent (its `DataRow` messages), whatever their width.
     pub rows_to_client: u64,
+    /// Errors the server sent (its `ErrorResponse` messages).
+    #[serde(default)]
+    pub errors: u64,
+    /// Statements logged so far, never reset: `GET /statements?from=N` lists those after the first N.
+    #[serde(default)]
+    pub statements_logged: u64,
 }
 
 impl ProxyCounts {
@@ -289,6 +309,8 @@ impl ProxyCounts {
             bytes_to_server: self.bytes_to_server.saturating_sub(before.bytes_to_server),
             bytes_to_client: self.bytes_to_client.saturating_sub(before.bytes_to_client),
             rows_to_client: self.rows_to_client.saturating_sub(before.rows_to_client),
+            errors: self.errors.saturating_sub(before.errors),
+            statements_logged: self.statements_logged,
         }
     }
 }
