@@ -2,7 +2,7 @@
 //! (the lab's `driver/` code around the target's `app`) and parses what they
 //! print, so nothing a submission prints itself is believed.
 //!
-//! - [`callgrind_per_request`]: instructions per request, exact and repeatable.
+//! - [`callgrind_total`]: instructions up to a run's last answer, exact and repeatable.
 //! - [`ns_per_request`]: wall-clock time of a run, the fallback without valgrind (paired in rounds).
 //! - [`message`]: run a trusted binary and read its last `lab_protocol` message.
 //! - [`heap`]: dhat allocation and retained-heap counts.
@@ -80,18 +80,24 @@ pub fn cell(jail: &Jail) -> Result<crate::contain::Cell, RunError> {
     jail.cell().map_err(|err| RunError::Spawn(format!("a folder for the run: {err}")))
 }
 
-/// `run --workload <workload> --requests n --totals-only`: a measured run,
-/// whose report carries the digests of its answers and nothing per request.
-fn counted_run(data: &[String], workload: &str, requests: usize) -> Vec<String> {
+/// `run --workload <workload> --totals-only` and `--requests n`: a measured
+/// run, whose report carries the digests of its answers and nothing per
+/// request. Without `n`, `--requests-on-stdin`: the count comes on stdin,
+/// so a run of N requests and a run of none have the same arguments.
+fn counted_run(data: &[String], workload: &str, requests: Option<usize>) -> Vec<String> {
     let mut args = vec!["run".to_string()];
     args.extend_from_slice(data);
-    args.extend(["--workload".into(), workload.into(), "--requests".into(), requests.to_string()]);
-    args.push("--totals-only".into());
+    args.extend(["--workload".into(), workload.into(), "--totals-only".into()]);
+    match requests {
+        Some(n) => args.extend(["--requests".into(), n.to_string()]),
+        None => args.push("--requests-on-stdin".into()),
+    }
     args
 }
 
-/// Instructions callgrind counted for `run --workload <workload> --requests n`,
-/// and the digests of the answers that run got.
+/// Instructions callgrind counted for `run --workload <workload>` of `n`
+/// requests, from the process's start to its last answer, and the digests
+/// of the answers that run got.
 pub async fn callgrind_total(
     jail: &Jail,
     binary: &Path,
@@ -108,18 +114,55 @@ pub async fn callgrind_total(
         // or it switches collection off at start).
         format!("--toggle-collect={}", lab_protocol::UNCOUNTED_BY_CALLGRIND),
         "--collect-atstart=yes".to_string(),
+        // The count closes once the last request is answered: what the
+        // process does afterwards (its exit included) is not a request's work.
+        format!("--dump-after={}", lab_protocol::REQUESTS_ANSWERED),
         format!("--callgrind-out-file={}", cell.inside("callgrind.out").display()),
     ];
-    let args = counted_run(data, workload, requests);
+    let args = counted_run(data, workload, None);
     let command = jail
         .under(&cell, &Net::None, cpu_limit(limit), ("valgrind", &tool), binary, &args)
         .map_err(|err| RunError::Spawn(err.to_string()))?;
     let run_name = format!("the callgrind run of {requests} {workload} requests");
-    let output = named(&run_name, run(command, limit).await)?;
-    let count = parse_collected(&output.stderr)
-        .ok_or_else(|| RunError::Failed("callgrind printed no instruction count".into()))?;
+    let input = format!("{requests}\n");
+    let output = named(&run_name, crate::process::run_with_input(command, limit, Some(input.as_bytes())).await)?;
+    let count = answered_count(&cell, &output.stderr).map_err(|err| RunError::Failed(format!("{run_name}: {err}")))?;
     let report: RunReport = parse_last(&output.stdout).map_err(RunError::Failed)?;
+    if report.requests != requests {
+        return Err(RunError::Failed(format!("{run_name} reported {} requests", report.requests)));
+    }
     Ok((count, report.answers))
+}
+
+/// The instructions counted up to the driver's last answer: valgrind's
+/// total (the last `Collected` line of stderr, printed after the process
+/// ended) minus callgrind's last dump (written after the process ended,
+/// the work after the last answer). Both come when no code of the target
+/// can run any more; a dump file written while it ran (`callgrind.out.1`)
+/// is in its writable folder, so its numbers are never read. The last dump
+/// must be part 2 or later: an earlier one closed at the last answer.
+fn answered_count(cell: &crate::contain::Cell, stderr: &str) -> Result<u64, String> {
+    let total = parse_collected(stderr)
+        .ok_or("callgrind printed no instruction count (it could not write its output, or did not finish)")?;
+    let last = cell.outside("callgrind.out");
+    if std::fs::symlink_metadata(&last).map_err(|err| format!("callgrind's last dump: {err}"))?.is_symlink() {
+        return Err("callgrind's last dump is a symbolic link".into());
+    }
+    let last = std::fs::read_to_string(&last).map_err(|err| format!("callgrind's last dump: {err}"))?;
+    let header = |key: &str| last.lines().find_map(|line| line.strip_prefix(key).map(str::trim));
+    if header("desc: Trigger:") != Some("Program termination") {
+        return Err("callgrind's last dump is not the one at the process's end".into());
+    }
+    if header("part:").and_then(|part| part.parse::<u32>().ok()).unwrap_or(0) < 2 {
+        return Err("callgrind's count was never closed at the last answer".into());
+    }
+    let after = parse_summary(&last).ok_or("callgrind's last dump has no summary line")?;
+    total.checked_sub(after).ok_or_else(|| format!("callgrind's last dump ({after}) exceeds its total ({total})"))
+}
+
+/// The `summary: N` line of a callgrind dump (its total of the one event, Ir).
+pub fn parse_summary(dump: &str) -> Option<u64> {
+    dump.lines().find_map(|line| line.strip_prefix("summary:")?.trim().parse().ok())
 }
 
 /// Reads callgrind's `==123== Collected : 456789` line: the last one, since
@@ -130,23 +173,6 @@ pub fn parse_collected(stderr: &str) -> Option<u64> {
         let (_, rest) = line.split_once("Collected :")?;
         rest.split_whitespace().next()?.parse().ok()
     })
-}
-
-/// Instructions per request: the difference between a run of `n` requests
-/// and a run of none, so data generation and start-up cancel out exactly.
-pub async fn callgrind_per_request(
-    jail: &Jail,
-    binary: &Path,
-    data: &[String],
-    workload: &str,
-    requests: usize,
-) -> Result<f64, RunError> {
-    let (setup, loaded) = tokio::join!(
-        callgrind_total(jail, binary, data, workload, 0, RUN_LIMIT),
-        callgrind_total(jail, binary, data, workload, requests, RUN_LIMIT)
-    );
-    let ((setup, _), (loaded, _)) = (setup?, loaded?);
-    Ok(loaded.saturating_sub(setup) as f64 / requests.max(1) as f64)
 }
 
 /// Runs a driver with `args`, contained, and reads the `lab_protocol` message it prints last.
@@ -185,7 +211,7 @@ pub async fn ns_per_request(
     requests: usize,
     limit: Duration,
 ) -> Result<(f64, Vec<String>), RunError> {
-    let args = counted_run(data, workload, requests);
+    let args = counted_run(data, workload, Some(requests));
     let run_name = format!("the timed run of {requests} {workload} requests");
     let summary: RunReport = named(&run_name, message(jail, &Net::None, binary, &args, limit).await)?;
     Ok((summary.elapsed_ns as f64 / requests.max(1) as f64, summary.answers))
@@ -373,6 +399,29 @@ mod tests {
         assert_eq!(parse_collected("nothing here"), None);
         let forged = format!("==2== Collected : 1000\n{stderr}");
         assert_eq!(parse_collected(&forged), Some(123_456_789), "a line printed before valgrind's summary");
+    }
+
+    #[test]
+    fn the_count_up_to_the_last_answer_is_valgrinds_total_less_its_dump_at_the_end() {
+        let jail = Jail::new().expect("a jail");
+        let cell = jail.cell().expect("a cell");
+        let stderr = "==42== Collected : 1000\n";
+        let dump =
+            |part: u32, trigger: &str| format!("part: {part}\ndesc: Trigger: {trigger}\nsummary: 300\ntotals: 300\n");
+        let write = |text: String| std::fs::write(cell.outside("callgrind.out"), text).expect("write");
+        write(dump(2, "Program termination"));
+        // Whatever a file written while the target ran says, it is not read.
+        std::fs::write(cell.outside("callgrind.out.1"), "part: 1\nsummary: 1\n").expect("write");
+        assert_eq!(answered_count(&cell, stderr), Ok(700));
+        let err = |e: Result<u64, String>| e.expect_err("refused");
+        assert!(err(answered_count(&cell, "the process was cut short")).contains("no instruction count"));
+        write(dump(1, "Program termination"));
+        assert!(err(answered_count(&cell, stderr)).contains("never closed at the last answer"));
+        write(dump(2, "--dump-after=x"));
+        assert!(err(answered_count(&cell, stderr)).contains("not the one at the process's end"));
+        std::fs::remove_file(cell.outside("callgrind.out")).expect("remove");
+        std::os::unix::fs::symlink(cell.outside("callgrind.out.1"), cell.outside("callgrind.out")).expect("link");
+        assert!(err(answered_count(&cell, stderr)).contains("symbolic link"));
     }
 
     #[test]

@@ -37,9 +37,21 @@ impl fmt::Display for RunError {
 impl std::error::Error for RunError {}
 
 /// Runs `command` to the end, or kills it at `limit`.
-pub async fn run(mut command: Command, limit: Duration) -> Result<Output, RunError> {
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-    let child = command.spawn().map_err(|err| RunError::Spawn(err.to_string()))?;
+pub async fn run(command: Command, limit: Duration) -> Result<Output, RunError> {
+    run_with_input(command, limit, None).await
+}
+
+/// As [`run`], with `input` written to the command's stdin (a pipe, so it
+/// can be read once and never read again), then closed.
+pub async fn run_with_input(mut command: Command, limit: Duration, input: Option<&[u8]>) -> Result<Output, RunError> {
+    let stdin = if input.is_some() { Stdio::piped() } else { Stdio::null() };
+    command.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    let mut child = command.spawn().map_err(|err| RunError::Spawn(err.to_string()))?;
+    if let (Some(input), Some(mut pipe)) = (input, child.stdin.take()) {
+        use tokio::io::AsyncWriteExt;
+        // A process that exits without reading is its own failure, reported below.
+        let _ = pipe.write_all(input).await;
+    }
     let output = match tokio::time::timeout(limit, child.wait_with_output()).await {
         Ok(Ok(output)) => output,
         Ok(Err(err)) => return Err(RunError::Spawn(err.to_string())),

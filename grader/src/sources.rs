@@ -15,7 +15,8 @@
 //! send valgrind's client requests, which switch callgrind's counting off)
 //! and symbols named by hand (`no_mangle`, `export_name`, `link_section`:
 //! a function named like the driver's uncounted digest would be left out of
-//! the count) are refused the same way. The labs need none of them.
+//! the count; `link_name`: a call to the driver's own marker of the last
+//! answer) are refused the same way. The labs need none of them.
 //! What the running service reads is the sandbox's concern (`contain`).
 
 use std::path::Path;
@@ -31,6 +32,7 @@ const MEASUREMENT_ESCAPES: &[(&str, &str)] = &[
     ("no_mangle", "a symbol named by hand (it can hide work from callgrind's count)"),
     ("export_name", "a symbol named by hand (it can hide work from callgrind's count)"),
     ("link_section", "a symbol placed by hand"),
+    ("link_name", "a symbol of another crate linked by hand (the kit's own functions are not the target's to call)"),
 ];
 
 /// The first line about a file under `src` that reaches outside it, if any
@@ -270,6 +272,11 @@ mod tests {
             ("fn f() {\n    unsafe { core::arch::asm!(\"nop\") }\n}", 2, "inline assembly"),
             ("#[unsafe(export_name = \"lab_support::digest::answer_digest_x\")]\nfn work() {}", 1, "named by hand"),
             ("#[unsafe(no_mangle)]\npub fn work() {}", 1, "named by hand"),
+            (
+                "unsafe extern \"Rust\" {\n    #[link_name = \"_ZN11lab_support6driver17requests_answered\"]\n    fn mark();\n}",
+                2,
+                "linked by hand",
+            ),
             ("const A: &[u8] = include_bytes! [r\"..\\\\x\"];", 1, "reaches outside"),
             ("// a comment\nlet c = '\"'; include!(\"../z.rs\");", 2, "reaches outside"),
             ("let s = r#\"a\"//\"#; include!(\"../hidden.rs\");", 1, "reaches outside"),

@@ -50,6 +50,10 @@ pub struct Exchange {
 /// (`--toggle-collect`), since it is the grader's check, not the target's work.
 pub const UNCOUNTED_BY_CALLGRIND: &str = "lab_support::digest::answer_digest*";
 
+/// The driver function `run` calls once its last request is answered
+/// (callgrind's `--dump-after` pattern): counts end there.
+pub const REQUESTS_ANSWERED: &str = "lab_support::driver::requests_answered*";
+
 /// `serve`: the service is listening.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Listening {

@@ -222,6 +222,11 @@ enum Command<L: Lab> {
         /// How many requests of the workload to time (0 measures set-up only).
         #[arg(long, default_value_t = 40)]
         requests: usize,
+        /// Read how many requests to time from stdin's first line instead, and
+        /// make the list only once the service is built: the grader's counted
+        /// runs of N requests and of none then look alike to the service.
+        #[arg(long, conflicts_with = "requests")]
+        requests_on_stdin: bool,
         /// Requests sent first and not reported (the workload's own first requests).
         #[arg(long, default_value_t = 0)]
         warmup: usize,
@@ -336,6 +341,23 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// The count `run --requests-on-stdin` reads: one line holding a number.
+fn requests_from_stdin() -> anyhow::Result<usize> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("reading the request count from stdin")?;
+    line.trim().parse().with_context(|| format!("stdin: {:?} is not a request count", line.trim()))
+}
+
+/// Called once, right after `run` answers its last request. Callgrind's
+/// `--dump-after` on this function ([`lab_protocol::REQUESTS_ANSWERED`])
+/// closes the count there, so nothing the process does afterwards, its
+/// exit included, is counted.
+#[inline(never)]
+pub fn requests_answered() {
+    static ANSWERED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    ANSWERED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { data, place, addr, unix } => {
@@ -371,12 +393,33 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
             }
             Ok(())
         }
-        Command::Run { data, place, workload, requests, warmup, responses, flamegraph, repeat, totals_only } => {
+        Command::Run {
+            data,
+            place,
+            workload,
+            requests,
+            requests_on_stdin,
+            warmup,
+            responses,
+            flamegraph,
+            repeat,
+            totals_only,
+        } => {
             let kind = workload.unwrap_or_else(L::default_workload);
+            let requests = if requests_on_stdin { requests_from_stdin()? } else { requests };
             let generated = L::generate(data.seed, data.size);
-            let list = L::requests(kind, data.seed, &generated, warmup + requests);
+            // With the count hidden, nothing done before the service is built depends on it.
+            let (early, kept) = match requests_on_stdin {
+                true => (None, Some(generated.clone())),
+                false => (Some(L::requests(kind, data.seed, &generated, warmup + requests)), None),
+            };
             let mut fixture = L::fixture(service, generated, &data, &place, false).await?;
             let router = L::router(service, &mut fixture, &place).await?;
+            let list = match (early, kept) {
+                (Some(list), _) => list,
+                (None, Some(kept)) => L::requests(kind, data.seed, &kept, warmup + requests),
+                (None, None) => unreachable!("one of the two is made"),
+            };
             let mut counter = L::counter(&place).await?;
             let mut out = match &responses {
                 Some(path) => Some(BufWriter::new(
@@ -430,6 +473,7 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
                 }
             }
             let elapsed = started.elapsed();
+            requests_answered();
             if let (Some(guard), Some(path)) = (profiler, &flamegraph) {
                 let report = guard.report().build().context("building the profile")?;
                 let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
