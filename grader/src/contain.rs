@@ -1,7 +1,7 @@
 //! Every process that runs a driver (the kit's code around a target's
 //! `app`, or the baseline's) runs contained, so that student code can read
-//! no other file, keep nothing from one run to the next, reach no network
-//! its lab does not need, and cannot exhaust the machine.
+//! no other file, keep nothing from one run to the next, reach nothing on
+//! the network but what its lab needs, and cannot exhaust the machine.
 //!
 //! The kernel's and the distribution's tools do the work:
 //! - **bubblewrap** (`bwrap`) gives each process a root of its own: the
@@ -10,7 +10,9 @@
 //!   binary it runs, and one writable folder (`/run/lab/out`) that the grader
 //!   reads afterwards. No kit, no solutions, no other submission, no grader
 //!   records are visible. Namespaces of its own for processes, IPC, the host
-//!   name and, unless the lab needs the loopback services, the network.
+//!   name and the network: a driver that needs PostgreSQL (lab 24) gets one
+//!   folder more, read-only, holding the grading's counting proxy's socket,
+//!   and a `DATABASE_URL` naming it and a role of its side's own ([`Gate`]).
 //! - **rlimits** on address space, processes (threads count), CPU seconds,
 //!   file size and open files, and no core files.
 //! - **A uid of its own** when the grader runs as root: process limits do
@@ -212,7 +214,7 @@ impl Jail {
         );
         match &self.mode {
             Mode::Bubblewrap { version, .. } => format!(
-                "{version}: own root, private /tmp, no kit files, network only where the lab needs it; {limits}"
+                "{version}: own root, private /tmp, no kit files, no network (PostgreSQL only through the grading's proxy); {limits}"
             ),
             Mode::Unconfined { reason } => format!("NOT CONTAINED ({reason}); rlimits only: {limits}"),
         }

@@ -176,6 +176,11 @@ struct Planted {
     /// check and the gate alone.
     #[serde(default)]
     tries: Option<String>,
+    /// The patch applies to the submission folder itself (its paths start
+    /// with `src/` or name files beside it), as a submission that hands in
+    /// changed kit files next to its `src/`.
+    #[serde(default)]
+    beside_src: bool,
     /// The check that must earn nothing; `correctness` means the gate fails
     /// and, with it, every measured check; `build` means the grader refuses
     /// to build it (its sources reach outside `src/`), and `stop` that the
@@ -244,7 +249,7 @@ fn mutants(lab: &str) -> anyhow::Result<Vec<Planted>> {
 fn is_caught(grader: &Path, lab: &str, folder: &str, entry: &Planted, seed: u64) -> anyhow::Result<()> {
     let id = format!("{lab}/{}", entry.id);
     let patch = root().join("labs").join(lab).join("fixtures").join(folder).join(format!("{}.patch", entry.id));
-    let fixture = patched(&entry.base.tree(lab), &patch, &id, folder)?;
+    let fixture = patched(&entry.base.tree(lab), &patch, &id, folder, entry.beside_src)?;
     // Graded on the check it tries, else on the check that must catch it
     // (a failed gate stops every measurement, so a full grading costs no more).
     let only = entry.tries.as_deref().unwrap_or(entry.caught_by.as_str());
@@ -314,10 +319,16 @@ fn fault_is_separable(
     let fault = &format!("{lab}/{name}");
     let fixtures = root().join("labs").join(lab).join("fixtures/faults");
     // Each patched into the lab's one fixture folder, graded before the next.
-    let folder = patched(&format!("exercises/{lab}/src"), &fixtures.join(format!("{name}.patch")), fault, "fixed")?;
-    let fixed = grade(grader, lab, path_str(&folder)?, Some(seed))?;
     let folder =
-        patched(&format!("solutions/{lab}/src"), &fixtures.join(format!("{name}.revert.patch")), fault, "reverted")?;
+        patched(&format!("exercises/{lab}/src"), &fixtures.join(format!("{name}.patch")), fault, "fixed", false)?;
+    let fixed = grade(grader, lab, path_str(&folder)?, Some(seed))?;
+    let folder = patched(
+        &format!("solutions/{lab}/src"),
+        &fixtures.join(format!("{name}.revert.patch")),
+        fault,
+        "reverted",
+        false,
+    )?;
     // The revert need only lose its own check (the bound on cost):
     // it is graded on that check and the gate alone.
     let reverted = grade_only(grader, lab, path_str(&folder)?, Some(seed), Some(check))?;
@@ -358,7 +369,7 @@ fn fault_is_separable(
 /// A copy of the kit's `tree` (a `src/` folder) with `patch` applied, as a
 /// submission folder. The folder is the same on every run, so the grader's
 /// overlay of it is reused and its build stays incremental.
-fn patched(tree: &str, patch: &Path, fault: &str, variant: &str) -> anyhow::Result<PathBuf> {
+fn patched(tree: &str, patch: &Path, fault: &str, variant: &str, beside_src: bool) -> anyhow::Result<PathBuf> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
     // One folder per lab for every fixture: the grader's overlay of it is
     // reused, so the lab's own crates compile once and only the exercise
@@ -367,15 +378,20 @@ fn patched(tree: &str, patch: &Path, fault: &str, variant: &str) -> anyhow::Resu
     let folder = target_dir.join("selfcheck").join(format!("{lab}-fixture"));
     eprintln!("self-check: {fault} ({variant})");
     let src = folder.join("src");
-    if src.exists() {
-        std::fs::remove_dir_all(&src).with_context(|| format!("clearing {}", src.display()))?;
+    // Nothing of an earlier fixture stays, in `src/` or beside it.
+    if folder.exists() {
+        for entry in std::fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))? {
+            let path = entry?.path();
+            let cleared = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            cleared.with_context(|| format!("clearing {}", path.display()))?;
+        }
     }
     copy_dir(&root().join(tree), &src)?;
     // Outside any repository's view, `git apply` is a plain `patch -p1`.
     let status = Command::new("git")
         .args(["apply", "-p1"])
         .arg(patch)
-        .current_dir(&src)
+        .current_dir(if beside_src { &folder } else { &src })
         .env("GIT_CEILING_DIRECTORIES", &folder)
         .status()
         .context("running git apply")?;
