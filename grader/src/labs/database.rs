@@ -116,10 +116,11 @@ impl Method for Database {
 
     async fn prepare(ctx: &Context<'_>, w: &Settings, sides: &Sides, tools: &Tools) -> Result<Seeded, Stop> {
         let tag = format!("labdb_g{}_{}", std::process::id(), ctx.seed);
-        let proxy = start_proxy(proxy_tool(tools)?, &tag).await?;
-        let seed = ctx.seed.to_string();
+        let proxy_binary = proxy_tool(tools)?;
         // The proxy's build is part of the key: it does the counting.
-        let proxy_build = std::fs::read(proxy_tool(tools)?).map(|bytes| crate::build::fnv(&bytes)).map_err(kit)?;
+        let proxy_build = std::fs::read(proxy_binary).map(|bytes| crate::build::fnv(&bytes)).map_err(kit)?;
+        let proxy = start_proxy(proxy_binary, &tag).await?;
+        let seed = ctx.seed.to_string();
         let key = format!(
             "lab 24 baseline {seed} {} gate {} counts {} after {} with answers rows-read {} pool {}x{} ms proxy {proxy_build:016x}",
             w.size,

@@ -253,19 +253,18 @@ impl Proxy {
     /// Binds `config.listen` (or `config.unix`) and starts forwarding to
     /// `config.upstream` on the current runtime.
     pub async fn start(config: ProxyConfig) -> io::Result<Proxy> {
-        let (tcp, unix) = match &config.unix {
+        let (addr, listening, bound) = match &config.unix {
             Some(path) => {
                 let listener = UnixListener::bind(path)?;
                 // Contained clients run as other users; the socket's folder decides who reaches it.
                 std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o777))?;
-                (None, Some(listener))
+                (SocketAddr::from(([0, 0, 0, 0], 0)), format!("unix:{}", path.display()), Bound::Unix(listener))
             }
-            None => (Some(TcpListener::bind(config.listen).await?), None),
-        };
-        let (addr, listening) = match (&tcp, &config.unix) {
-            (Some(tcp), _) => (tcp.local_addr()?, tcp.local_addr()?.to_string()),
-            (None, Some(path)) => (SocketAddr::from(([0, 0, 0, 0], 0)), format!("unix:{}", path.display())),
-            (None, None) => unreachable!("one listener is bound"),
+            None => {
+                let listener = TcpListener::bind(config.listen).await?;
+                let addr = listener.local_addr()?;
+                (addr, addr.to_string(), Bound::Tcp(listener))
+            }
         };
         let shared = Arc::new(Shared {
             config,
@@ -275,12 +274,11 @@ impl Proxy {
             severed: tokio::sync::watch::Sender::new(0),
             refusing: AtomicBool::new(false),
         });
-        let accept = match (tcp, unix) {
-            (Some(tcp), _) => {
+        let accept = match bound {
+            Bound::Tcp(tcp) => {
                 tokio::spawn(accept_loop(tcp.tap_io(|stream| drop(stream.set_nodelay(true))), shared.clone()))
             }
-            (None, Some(unix)) => tokio::spawn(accept_loop(unix, shared.clone())),
-            (None, None) => unreachable!("one listener is bound"),
+            Bound::Unix(unix) => tokio::spawn(accept_loop(unix, shared.clone())),
         };
         Ok(Proxy { addr, listening, shared, accept })
     }
@@ -339,6 +337,12 @@ impl Proxy {
     pub fn watch(&self) -> Router {
         watch_routes(self.shared.clone())
     }
+}
+
+/// The listener [`Proxy::start`] bound.
+enum Bound {
+    Tcp(TcpListener),
+    Unix(UnixListener),
 }
 
 /// Accepts clients until the proxy is dropped; one task per connection.

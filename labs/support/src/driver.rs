@@ -409,17 +409,19 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
             let requests = if requests_on_stdin { requests_from_stdin()? } else { requests };
             let generated = L::generate(data.seed, data.size);
             // With the count hidden, nothing done before the service is built depends on it.
-            let (early, kept) = match requests_on_stdin {
-                true => (None, Some(generated.clone())),
-                false => (Some(L::requests(kind, data.seed, &generated, warmup + requests)), None),
+            let mut list = Vec::new();
+            let kept = match requests_on_stdin {
+                true => Some(generated.clone()),
+                false => {
+                    list = L::requests(kind, data.seed, &generated, warmup + requests);
+                    None
+                }
             };
             let mut fixture = L::fixture(service, generated, &data, &place, false).await?;
             let router = L::router(service, &mut fixture, &place).await?;
-            let list = match (early, kept) {
-                (Some(list), _) => list,
-                (None, Some(kept)) => L::requests(kind, data.seed, &kept, warmup + requests),
-                (None, None) => unreachable!("one of the two is made"),
-            };
+            if let Some(kept) = kept {
+                list = L::requests(kind, data.seed, &kept, warmup + requests);
+            }
             let mut counter = L::counter(&place).await?;
             let mut out = match &responses {
                 Some(path) => Some(BufWriter::new(

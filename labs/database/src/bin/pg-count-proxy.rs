@@ -166,23 +166,18 @@ struct Database {
 /// `GET /transactions?database=NAME`: `{"transactions": n}`, commits and
 /// rollbacks PostgreSQL counted in that database (its statistics are
 /// flushed when a session ends, so read it after the sessions close).
-async fn transactions(
-    State(server): State<Server>,
-    Query(q): Query<Database>,
-) -> Result<Json<serde_json::Value>, (StatusCode, Json<serde_json::Value>)> {
-    match server.transactions(&q.database).await {
-        Ok(n) => Ok(Json(json!({ "transactions": n }))),
-        Err(err) => Err((StatusCode::BAD_REQUEST, Json(json!({ "error": format!("{err:#}") })))),
-    }
+async fn transactions(State(server): State<Server>, Query(q): Query<Database>) -> Answer<serde_json::Value> {
+    answer(server.transactions(&q.database).await.map(|n| json!({ "transactions": n })))
 }
 
 /// `GET /database?database=NAME`: the database's settings and indexes (a `DatabaseState`).
-async fn database(
-    State(server): State<Server>,
-    Query(q): Query<Database>,
-) -> Result<Json<lab_protocol::DatabaseState>, (StatusCode, Json<serde_json::Value>)> {
-    match server.describe(&q.database).await {
-        Ok(state) => Ok(Json(state)),
-        Err(err) => Err((StatusCode::BAD_REQUEST, Json(json!({ "error": format!("{err:#}") })))),
-    }
+async fn database(State(server): State<Server>, Query(q): Query<Database>) -> Answer<lab_protocol::DatabaseState> {
+    answer(server.describe(&q.database).await)
+}
+
+/// A reading, or a 400 with the JSON error shape.
+type Answer<T> = Result<Json<T>, (StatusCode, Json<serde_json::Value>)>;
+
+fn answer<T>(read: anyhow::Result<T>) -> Answer<T> {
+    read.map(Json).map_err(|err| (StatusCode::BAD_REQUEST, Json(json!({ "error": format!("{err:#}") }))))
 }
