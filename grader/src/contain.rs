@@ -214,7 +214,7 @@ impl Jail {
         );
         match &self.mode {
             Mode::Bubblewrap { version, .. } => format!(
-                "{version}: own root, private /tmp, no kit files, no network (PostgreSQL only through the grading's proxy); {limits}"
+                "{version}: own root, read-only /usr and /proc, private /tmp, no kit files, no network (PostgreSQL only through the grading's proxy); {limits}"
             ),
             Mode::Unconfined { reason } => format!("NOT CONTAINED ({reason}); rlimits only: {limits}"),
         }
@@ -345,7 +345,11 @@ impl Jail {
             add(&["--ro-bind-try".as_ref(), file.as_ref(), file.as_ref()]);
         }
         let scratch = self.limits.scratch.to_string();
-        add(&["--proc".as_ref(), "/proc".as_ref(), "--dev".as_ref(), "/dev".as_ref()]);
+        // Read-only, so no process can write its own memory (or a
+        // neighbour's) through /proc/<pid>/mem: the driver measuring the
+        // target shares its process.
+        add(&["--proc".as_ref(), "/proc".as_ref(), "--remount-ro".as_ref(), "/proc".as_ref()]);
+        add(&["--dev".as_ref(), "/dev".as_ref()]);
         add(&["--size".as_ref(), scratch.as_ref(), "--tmpfs".as_ref(), "/tmp".as_ref()]);
         for (host, inside) in binds {
             add(&["--ro-bind".as_ref(), host.as_os_str(), inside.as_os_str()]);
@@ -473,6 +477,18 @@ mod tests {
         let next = jail.cell().unwrap();
         assert_eq!(sh(&jail, &next, &Net::None, "test ! -e /tmp/note && echo fresh").await.unwrap().trim(), "fresh");
         assert!(!next.outside("answer").exists(), "each process has a folder of its own");
+    }
+
+    #[tokio::test]
+    async fn a_contained_process_cannot_write_its_own_memory_through_proc() {
+        let jail = jail(Limits::default());
+        let cell = jail.cell().unwrap();
+        // Opening for writing is where a read-only /proc refuses; a writable
+        // one would open it (and a write at offset 0 would then fail alone).
+        let script = "( exec 3<>/proc/self/mem ) 2>/tmp/err; grep -q 'Read-only file system' /tmp/err && echo refused";
+        assert_eq!(sh(&jail, &cell, &Net::None, script).await.unwrap().trim(), "refused");
+        let readable = "head -c 1 /proc/self/status >/dev/null && echo readable";
+        assert_eq!(sh(&jail, &cell, &Net::None, readable).await.unwrap().trim(), "readable");
     }
 
     #[tokio::test]

@@ -80,18 +80,15 @@ pub fn cell(jail: &Jail) -> Result<crate::contain::Cell, RunError> {
     jail.cell().map_err(|err| RunError::Spawn(format!("a folder for the run: {err}")))
 }
 
-/// `run --workload <workload> --totals-only` and `--requests n`: a measured
-/// run, whose report carries the digests of its answers and nothing per
-/// request. Without `n`, `--requests-on-stdin`: the count comes on stdin,
-/// so a run of N requests and a run of none have the same arguments.
-fn counted_run(data: &[String], workload: &str, requests: Option<usize>) -> Vec<String> {
+/// `run --workload <workload> --totals-only --requests-on-stdin`: every
+/// run of a lab 23 service, the gate's, callgrind's and the timed ones
+/// alike, whose report carries the digests of its answers and nothing per
+/// request. The count comes on stdin, so a run of N requests, a run of
+/// none and a run whose answers are compared have the same arguments.
+fn counted_run(data: &[String], workload: &str) -> Vec<String> {
     let mut args = vec!["run".to_string()];
     args.extend_from_slice(data);
-    args.extend(["--workload".into(), workload.into(), "--totals-only".into()]);
-    match requests {
-        Some(n) => args.extend(["--requests".into(), n.to_string()]),
-        None => args.push("--requests-on-stdin".into()),
-    }
+    args.extend(["--workload".into(), workload.into(), "--totals-only".into(), "--requests-on-stdin".into()]);
     args
 }
 
@@ -119,7 +116,7 @@ pub async fn callgrind_total(
         format!("--dump-after={}", lab_protocol::REQUESTS_ANSWERED),
         format!("--callgrind-out-file={}", cell.inside("callgrind.out").display()),
     ];
-    let args = counted_run(data, workload, None);
+    let args = counted_run(data, workload);
     let command = jail
         .under(&cell, &Net::None, cpu_limit(limit), ("valgrind", &tool), binary, &args)
         .map_err(|err| RunError::Spawn(err.to_string()))?;
@@ -200,6 +197,22 @@ pub async fn message_in<T: DeserializeOwned>(
     parse_last(&output.stdout).map_err(RunError::Failed)
 }
 
+/// As [`message_in`], for a `run --requests-on-stdin`: `requests` is written
+/// to its stdin, so its arguments do not say how many it will serve.
+pub async fn message_counting<T: DeserializeOwned>(
+    jail: &Jail,
+    cell: &crate::contain::Cell,
+    net: &Net,
+    binary: &Path,
+    (args, requests): (&[String], usize),
+    limit: Duration,
+) -> Result<T, RunError> {
+    let input = format!("{requests}\n");
+    let command = contained(jail, cell, net, binary, args, limit)?;
+    let output = crate::process::run_with_input(command, limit, Some(input.as_bytes())).await?;
+    parse_last(&output.stdout).map_err(RunError::Failed)
+}
+
 /// Wall-clock nanoseconds per request of one `run` of the cpu mix (the
 /// fallback without valgrind; pair it with the other side's in rounds), and
 /// the digests of its answers.
@@ -211,9 +224,10 @@ pub async fn ns_per_request(
     requests: usize,
     limit: Duration,
 ) -> Result<(f64, Vec<String>), RunError> {
-    let args = counted_run(data, workload, Some(requests));
+    let args = counted_run(data, workload);
     let run_name = format!("the timed run of {requests} {workload} requests");
-    let summary: RunReport = named(&run_name, message(jail, &Net::None, binary, &args, limit).await)?;
+    let run = message_counting(jail, &cell(jail)?, &Net::None, binary, (&args, requests), limit).await;
+    let summary: RunReport = named(&run_name, run)?;
     Ok((summary.elapsed_ns as f64 / requests.max(1) as f64, summary.answers))
 }
 
@@ -250,6 +264,10 @@ impl std::fmt::Display for Difference {
 
 /// Sends the same `workload` requests to both and compares the answers.
 /// `Ok(None)` means every answer matched; the count is of requests compared.
+///
+/// The runs compared are like every measured run (see [`counted_run`]):
+/// their answers are compared as digests. Only when they differ are both
+/// sides run again writing their answers out, to say how they differ.
 pub async fn gate(
     jail: &Jail,
     baseline: &Path,
@@ -259,15 +277,44 @@ pub async fn gate(
     requests: usize,
 ) -> Result<(usize, Option<Difference>), (bool, RunError)> {
     let (want, got) = tokio::join!(
-        answers(jail, baseline, data, workload, requests),
-        answers(jail, target, data, workload, requests)
+        digests(jail, baseline, data, workload, requests),
+        digests(jail, target, data, workload, requests)
     );
     let want = want.map_err(|e| (true, e))?;
     let got = got.map_err(|e| (false, e))?;
-    Ok((want.len(), compare_answers(&want, &got)))
+    let Some(i) = first_mismatch(&want, &got) else {
+        return Ok((want.len(), None));
+    };
+    let (want_answers, got_answers) = tokio::join!(
+        answers(jail, baseline, data, workload, requests),
+        answers(jail, target, data, workload, requests)
+    );
+    let want_answers = want_answers.map_err(|e| (true, e))?;
+    let difference = match compare_answers(&want_answers, &got_answers.map_err(|e| (false, e))?) {
+        Some(difference) => difference,
+        None => Difference {
+            request: want_answers.get(i).map_or_else(|| format!("request {}", i + 1), |e| e.req.label()),
+            detail: "its answer differs from the baseline's, yet not when its answers are written out".into(),
+        },
+    };
+    Ok((want.len(), Some(difference)))
 }
 
-/// One side's answers to a contained `run` of `workload`.
+/// The digests of one side's answers to a contained run of `workload`.
+async fn digests(
+    jail: &Jail,
+    binary: &Path,
+    data: &[String],
+    workload: &str,
+    requests: usize,
+) -> Result<Vec<String>, RunError> {
+    let args = counted_run(data, workload);
+    let run = message_counting(jail, &cell(jail)?, &Net::None, binary, (&args, requests), RUN_LIMIT).await;
+    let report: RunReport = run?;
+    Ok(report.answers)
+}
+
+/// One side's answers to a contained `run` of `workload`, written out in full.
 async fn answers(
     jail: &Jail,
     binary: &Path,
@@ -276,11 +323,9 @@ async fn answers(
     requests: usize,
 ) -> Result<Vec<Exchange>, RunError> {
     let cell = cell(jail)?;
-    let mut args = vec!["run".to_string()];
-    args.extend_from_slice(data);
-    args.extend(["--workload".into(), workload.into(), "--requests".into(), requests.to_string()]);
+    let mut args = counted_run(data, workload);
     args.extend(["--responses".into(), cell.inside("answers.jsonl").display().to_string()]);
-    run(contained(jail, &cell, &Net::None, binary, &args, RUN_LIMIT)?, RUN_LIMIT).await?;
+    let _: RunReport = message_counting(jail, &cell, &Net::None, binary, (&args, requests), RUN_LIMIT).await?;
     read_answers(&cell.outside("answers.jsonl"))
 }
 

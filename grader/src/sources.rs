@@ -16,7 +16,8 @@
 //! and symbols named by hand (`no_mangle`, `export_name`, `link_section`:
 //! a function named like the driver's uncounted digest would be left out of
 //! the count; `link_name`: a call to the driver's own marker of the last
-//! answer) are refused the same way. The labs need none of them.
+//! answer) are refused the same way, and so is `unsafe` (the driver that
+//! measures shares the target's process). The labs need none of them.
 //! What the running service reads is the sandbox's concern (`contain`).
 
 use std::path::Path;
@@ -33,6 +34,7 @@ const MEASUREMENT_ESCAPES: &[(&str, &str)] = &[
     ("export_name", "a symbol named by hand (it can hide work from callgrind's count)"),
     ("link_section", "a symbol placed by hand"),
     ("link_name", "a symbol of another crate linked by hand (the kit's own functions are not the target's to call)"),
+    ("unsafe", "unsafe code (it can write any memory of the driver's process, whose reports the grader reads)"),
 ];
 
 /// The first line about a file under `src` that reaches outside it, if any
@@ -254,6 +256,7 @@ mod tests {
             "let quote = '\"'; let s = \"it's fine\"; // include!(\"../y\")",
             "let s = \"../not a path macro\";",
             "fn basm() {} fn no_mangled_name() {} let casm = 1; // asm!(\"nop\")",
+            "fn not_unsafe_here() {} // unsafe { }",
         ] {
             assert_eq!(escape_in(text), None, "{text}");
         }
@@ -277,6 +280,7 @@ mod tests {
                 2,
                 "linked by hand",
             ),
+            ("fn f(p: *const u64) -> u64 {\n    unsafe { p.read() }\n}", 2, "unsafe code"),
             ("const A: &[u8] = include_bytes! [r\"..\\\\x\"];", 1, "reaches outside"),
             ("// a comment\nlet c = '\"'; include!(\"../z.rs\");", 2, "reaches outside"),
             ("let s = r#\"a\"//\"#; include!(\"../hidden.rs\");", 1, "reaches outside"),

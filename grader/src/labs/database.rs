@@ -122,7 +122,7 @@ impl Method for Database {
         let proxy = start_proxy(proxy_binary, &tag).await?;
         let seed = ctx.seed.to_string();
         let key = format!(
-            "lab 24 baseline {seed} {} gate {} counts {} after {} with answers rows-read {} pool {}x{} ms proxy {proxy_build:016x}",
+            "lab 24 baseline {seed} {} gate {} counts {} after {} from the proxy's readings, with answers; rows-read {} pool {}x{} ms with answers; proxy {proxy_build:016x}",
             w.size,
             w.gate_requests,
             w.count_requests,
@@ -179,7 +179,7 @@ impl Method for Database {
     async fn gate(ctx: &Context<'_>, w: &Settings, _: &Sides, seeded: &Seeded) -> Result<Result<String, String>, Stop> {
         let seed = ctx.seed;
         ctx.progress.phase(format!("comparing answers on seed {seed}"));
-        let got = gate_answers(ctx, w, &seeded.cand).await.map_err(tgt)?;
+        let got = gate_answers(ctx, w, &seeded.cand, &seeded.proxy).await.map_err(tgt)?;
         let want = &seeded.baseline.answers;
         if let Some(difference) = compare_answers(want, &got) {
             return Ok(Err(difference.to_string()));
@@ -248,6 +248,12 @@ impl Method for Database {
         }
         ctx.progress.phase("checking the pool against a locked table");
         let pool = (&base.pool, &pool_check(ctx, w, cand).await.map_err(tgt)?);
+        if let Some(request) = pool.1.answered.iter().find(|(req, got)| pool.0.answered.get(*req) != Some(got)) {
+            return Err(tgt(format!(
+                "answered differently from the baseline in the pool check: {} (status 200, another body)",
+                request.0
+            )));
+        }
         let opened = measurements.iter().find(|m| m.id == "connections_opened").map(|m| (m.baseline, m.target));
         let (base_opened, cand_opened) = opened.unwrap_or((0.0, 0.0));
         let max_connections = w.max_connections_opened as f64;
@@ -309,7 +315,7 @@ async fn measure_baseline(ctx: &Context<'_>, w: &Settings, base: &Side, proxy: &
                 seeded_state.settings.join("; ")
             )));
         }
-        let answers = gate_answers(ctx, w, base).await?;
+        let answers = gate_answers(ctx, w, base, proxy).await?;
         let (mut counted, mut counted_answers) = (Vec::new(), Vec::new());
         for workload in WORKLOADS {
             let (counts, answers) = count(ctx, w, base, workload, proxy).await?;
@@ -333,19 +339,45 @@ async fn measure_baseline(ctx: &Context<'_>, w: &Settings, base: &Side, proxy: &
 }
 
 /// The mixed workload's exchanges, recorded by the side's driver.
-async fn gate_answers(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<Vec<Exchange>, RunError> {
+async fn gate_answers(ctx: &Context<'_>, w: &Settings, side: &Side, proxy: &Proxy) -> Result<Vec<Exchange>, RunError> {
     let cell = crate::measure::cell(ctx.jail)?;
-    let requests = w.gate_requests.to_string();
-    let mut args = verb(
-        "run",
-        &ctx.seed.to_string(),
-        &w.size,
-        &side.database,
-        &["--reuse", "--workload", "mixed", "--requests", &requests],
-    );
-    args.extend(["--responses".to_string(), cell.inside("answers.jsonl").display().to_string()]);
-    crate::measure::message_in::<RunReport>(ctx.jail, &cell, &side.net, &side.driver, &args, RUN_LIMIT).await?;
+    let args = run_args(ctx, w, side, "mixed", proxy, &cell);
+    let run = (args.as_slice(), w.gate_requests);
+    crate::measure::message_counting::<RunReport>(ctx.jail, &cell, &side.net, &side.driver, run, RUN_LIMIT).await?;
     read_answers(&cell.outside("answers.jsonl"))
+}
+
+/// The arguments of every `run` of a side's service, the gate's and the
+/// counted runs' alike: each reads the proxy around its requests and writes
+/// its answers out, and the number of requests comes on stdin. So a run
+/// differs from another only in its workload, whose answers are compared
+/// with the baseline's in every run.
+fn run_args(
+    ctx: &Context<'_>,
+    w: &Settings,
+    side: &Side,
+    workload: &str,
+    proxy: &Proxy,
+    cell: &crate::contain::Cell,
+) -> Vec<String> {
+    let warmup = w.count_warmup.to_string();
+    let answers = cell.inside("answers.jsonl").display().to_string();
+    let (via, control) = proxy.via(ctx.jail, &side.net);
+    let extra = [
+        "--reuse",
+        "--workload",
+        workload,
+        "--warmup",
+        &warmup,
+        "--via",
+        &via,
+        "--proxy-control",
+        &control,
+        "--responses",
+        &answers,
+        "--requests-on-stdin",
+    ];
+    verb("run", &ctx.seed.to_string(), &w.size, &side.database, &extra)
 }
 
 /// What a counted run's proxy saw, per request: queries, rows and bytes sent back, commits that wrote, connections.
@@ -358,14 +390,56 @@ struct Counted {
     connections: f64,
 }
 
-/// A counted run's counters; a missing one is an error, never a zero.
-fn counted(report: RunReport) -> Result<Counted, String> {
+/// The counters a counted run is scored on, in [`Counted`]'s order.
+const COUNTERS: [&str; 5] = ["queries", "rows_to_client", "bytes_to_client", "write_units", "connections"];
+
+fn counters(c: &lab_protocol::ProxyCounts) -> [u64; 5] {
+    [c.queries, c.rows_to_client, c.bytes_to_client, c.write_units, c.connections]
+}
+
+/// A counted run's costs, from the proxy's own record of the readings its
+/// driver took (`readings`: every one between the grader's reading before
+/// the run and `after` it, once the process has ended). The driver reads
+/// the counters before and after each of its `requests`, so there must be
+/// exactly two per request; the differences it reports must be those of
+/// the proxy's record (the driver shares its process with the target's
+/// code, so its report alone proves nothing); and the costs are taken from
+/// its first reading until the process had ended, so work the service does
+/// between requests, or leaves running after the last, is counted too.
+fn counted_from_readings(
+    readings: &[lab_protocol::ProxyCounts],
+    after: &lab_protocol::ProxyCounts,
+    requests: usize,
+    report: &RunReport,
+) -> Result<Counted, String> {
+    if requests == 0 || readings.len() != 2 * requests {
+        return Err(format!(
+            "the proxy's counters were read {} times, where the driver reads them twice for each of its {requests} counted requests",
+            readings.len()
+        ));
+    }
+    let mut windows = [0u64; 5];
+    for pair in readings.chunks(2) {
+        for (sum, cost) in windows.iter_mut().zip(counters(&pair[1].since(&pair[0]))) {
+            *sum += cost;
+        }
+    }
+    for (name, read) in COUNTERS.iter().zip(windows) {
+        let reported = report.counter(name)?.total;
+        if reported != read {
+            return Err(format!(
+                "its driver reported {reported} {name} where the proxy's record of the same readings says {read}"
+            ));
+        }
+    }
+    let [queries, rows, bytes, units, connections] = counters(&after.since(&readings[0]));
+    let per_request = |n: u64| n as f64 / requests as f64;
     Ok(Counted {
-        queries: report.counter("queries")?.per_request,
-        rows_to_client: report.counter("rows_to_client")?.per_request,
-        bytes_to_client: report.counter("bytes_to_client")?.per_request,
-        write_units: report.counter("write_units")?.per_request,
-        connections: report.counter("connections")?.total as f64,
+        queries: per_request(queries),
+        rows_to_client: per_request(rows),
+        bytes_to_client: per_request(bytes),
+        write_units: per_request(units),
+        connections: connections as f64,
     })
 }
 
@@ -470,6 +544,11 @@ impl Proxy {
         self.get("/counts").await
     }
 
+    /// Every reading of the counters the proxy answered, from the `from`th on.
+    async fn readings(&self, from: u64) -> Result<Vec<lab_protocol::ProxyCounts>, RunError> {
+        self.get(&format!("/readings?from={from}")).await
+    }
+
     /// Transactions PostgreSQL counted in `database`, once its sessions have ended.
     async fn transactions(&self, database: &str) -> Result<u64, RunError> {
         #[derive(Deserialize)]
@@ -511,33 +590,20 @@ async fn count(
     workload: &str,
     proxy: &Proxy,
 ) -> Result<(Counted, Vec<Exchange>), RunError> {
-    let (requests, warmup) = (w.count_requests.to_string(), w.count_warmup.to_string());
     let cell = crate::measure::cell(ctx.jail)?;
-    let answers_arg = cell.inside("answers.jsonl").display().to_string();
-    let (via, control) = proxy.via(ctx.jail, &side.net);
-    let extra = [
-        "--reuse",
-        "--workload",
-        workload,
-        "--requests",
-        &requests,
-        "--warmup",
-        &warmup,
-        "--via",
-        &via,
-        "--proxy-control",
-        &control,
-        "--responses",
-        &answers_arg,
-    ];
-    let args = verb("run", &ctx.seed.to_string(), &w.size, &side.database, &extra);
+    let args = run_args(ctx, w, side, workload, proxy, &cell);
     let (before, transactions_before) = (proxy.counts().await?, proxy.transactions(&side.database).await?);
-    let report = crate::measure::message_in(ctx.jail, &cell, &side.net, &side.driver, &args, RUN_LIMIT).await?;
+    let run = (args.as_slice(), w.count_requests);
+    let report: RunReport =
+        crate::measure::message_counting(ctx.jail, &cell, &side.net, &side.driver, run, RUN_LIMIT).await?;
+    let after = proxy.counts().await?;
+    let mut readings = proxy.readings(before.reading + 1).await?;
+    readings.retain(|r| r.reading < after.reading);
     // PostgreSQL's own count of the run's transactions in the database. Each
     // ends at a message the client then waits on (a Sync or a Query: a
     // round trip, which the proxy counts) or is part of a session's start
     // (two, one of them a round trip), so more means a way around the proxy.
-    let seen = proxy.counts().await?.since(&before);
+    let seen = after.since(&before);
     let transactions = proxy.transactions(&side.database).await?.saturating_sub(transactions_before);
     let allowed = seen.round_trips + seen.connections + UNPROXIED_SLACK;
     if transactions > allowed {
@@ -548,7 +614,9 @@ async fn count(
             seen.round_trips, seen.connections
         )));
     }
-    Ok((counted(report).map_err(RunError::Failed)?, read_answers(&cell.outside("answers.jsonl"))?))
+    let counted = counted_from_readings(&readings, &after, w.count_requests, &report)
+        .map_err(|err| RunError::Failed(format!("in the counted {workload} run, {err}")))?;
+    Ok((counted, read_answers(&cell.outside("answers.jsonl"))?))
 }
 
 /// The counted measurements, from both sides' runs of [`WORKLOADS`].
@@ -656,34 +724,64 @@ async fn pool_check(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<Pool
 mod tests {
     use std::collections::BTreeMap;
 
-    use lab_protocol::{CounterTotal, RunReport};
+    use lab_protocol::{CounterTotal, ProxyCounts, RunReport};
 
-    use super::counted;
+    use super::counted_from_readings;
     use crate::rubric::MethodKind;
 
-    fn report(counters: &[&str]) -> RunReport {
-        let counts: BTreeMap<String, CounterTotal> =
-            counters.iter().map(|name| (name.to_string(), CounterTotal { total: 6, per_request: 2.0 })).collect();
+    fn report(totals: &[(&str, u64)]) -> RunReport {
+        let counts: BTreeMap<String, CounterTotal> = totals
+            .iter()
+            .map(|(name, total)| (name.to_string(), CounterTotal { total: *total, per_request: *total as f64 / 2.0 }))
+            .collect();
         RunReport {
             lab: "database".into(),
             workload: "report".into(),
             seed: 7,
-            requests: 3,
+            requests: 2,
             elapsed_ns: 1,
-            statuses: BTreeMap::from([(200, 3)]),
+            statuses: BTreeMap::from([(200, 2)]),
             per_request: Vec::new(),
-            answers: vec!["0123456789abcdef".into(); 3],
+            answers: vec!["0123456789abcdef".into(); 2],
             counts: Some(counts),
         }
     }
 
-    #[test]
-    fn a_counted_run_without_the_rows_counter_is_an_error_not_a_zero() {
+    /// A reading with `queries` and as many rows, numbered `reading`.
+    fn reading(reading: u64, queries: u64) -> ProxyCounts {
+        ProxyCounts { reading, queries, rows_to_client: queries, ..ProxyCounts::default() }
+    }
+
+    fn honest(queries: u64) -> RunReport {
         let all = ["queries", "rows_to_client", "bytes_to_client", "write_units", "connections"];
-        let read = counted(report(&all)).expect("every counter is there");
-        assert_eq!((read.rows_to_client, read.connections), (2.0, 6.0));
-        let err = counted(report(&["queries", "bytes_to_client", "write_units", "connections"])).err();
-        assert!(err.is_some_and(|e| e.contains("rows_to_client")));
+        let mut totals: Vec<(&str, u64)> = all.iter().map(|name| (*name, 0)).collect();
+        totals[0].1 = queries;
+        totals[1].1 = queries;
+        report(&totals)
+    }
+
+    #[test]
+    fn a_counted_run_is_scored_on_the_proxys_record_of_its_readings() {
+        // Two requests of 3 queries each, 1 done between them and 2 after the last.
+        let readings = [reading(5, 10), reading(6, 13), reading(7, 14), reading(8, 17)];
+        let counted =
+            counted_from_readings(&readings, &reading(9, 19), 2, &honest(6)).expect("the report matches the record");
+        assert_eq!((counted.queries, counted.rows_to_client), (4.5, 4.5), "the work beside the requests is counted");
+    }
+
+    #[test]
+    fn a_forged_report_or_an_extra_reading_stops_the_count() {
+        let readings = [reading(5, 10), reading(6, 13), reading(7, 14), reading(8, 17)];
+        let forged = counted_from_readings(&readings, &reading(9, 17), 2, &honest(2))
+            .expect_err("the report is not the record's");
+        assert!(forged.contains("reported 2 queries") && forged.contains("says 6"), "{forged}");
+        let extra = counted_from_readings(&readings[..3], &reading(9, 17), 1, &honest(3))
+            .expect_err("three readings for one request");
+        assert!(extra.contains("read 3 times"), "{extra}");
+        let mut short = honest(6);
+        short.counts.as_mut().expect("counts").remove("rows_to_client");
+        let missing = counted_from_readings(&readings, &reading(9, 17), 2, &short).expect_err("a counter is missing");
+        assert!(missing.contains("rows_to_client"), "{missing}");
     }
 
     #[test]

@@ -41,8 +41,8 @@ use lab_support::{DataArgs, Size};
 use crate::Service;
 use crate::data::Dataset;
 use crate::db::{Scratch, Server, prepare, unique_name};
-use crate::lessons::{explain_filter, explain_keyset, orders_rows_read, pool_check, write_units};
-use crate::proxy::{control_client, fetch_counts, fetch_statements};
+use crate::lessons::{explain_filter, explain_keyset, orders_rows_read, pool_check};
+use crate::proxy::{control_client, fetch_counts};
 use crate::workload::{self, Workload};
 
 /// The lab as the measuring driver sees it.
@@ -163,15 +163,13 @@ impl lab_support::Counter for ProxyCounter {
     async fn read(&mut self) -> anyhow::Result<Counts> {
         let now = fetch_counts(&self.client, &self.control).await.context("reading the proxy's counters")?;
         let counts = now.since(&self.before);
-        let logged = fetch_statements(&self.client, &self.control, Some(self.before.statements_logged)).await?;
-        let units = write_units(&logged);
         Ok(Counts::from([
             ("queries".to_string(), counts.queries),
             ("round_trips".to_string(), counts.round_trips),
             ("connections".to_string(), counts.connections),
             ("bytes_to_client".to_string(), counts.bytes_to_client),
             ("rows_to_client".to_string(), counts.rows_to_client),
-            ("write_units".to_string(), units as u64),
+            ("write_units".to_string(), counts.write_units),
         ]))
     }
 }

@@ -20,7 +20,9 @@
 //! | `bytes_to_server`, `bytes_to_client` | bytes forwarded each way |
 //! | `rows_to_client` | `DataRow` (`D`) from the server: rows it sent, whatever their width |
 //! | `errors` | `ErrorResponse` (`E`) from the server |
+//! | `write_units` | transactions that wrote and committed: a `CommandComplete` whose tag is `INSERT`, `UPDATE`, `DELETE` or `MERGE`, then `ReadyForQuery` back to idle with no `ROLLBACK` or error between, so an all-or-nothing write is one however its statements were sent |
 //! | `statements_logged` | statements logged so far, never reset: a position for `GET /statements?from=` |
+//! | `reading` | this reading's place among every `GET /counts` answered: a position for `GET /readings?from=` |
 //! | `active_connections`, `peak_connections` | open now, and most open at once since the last reset |
 //!
 //! So `BEGIN` and `COMMIT` count as queries (sqlx sends them as `Query`),
@@ -46,6 +48,10 @@
 //! binary, which serves [`Proxy::control`] over HTTP ([`Proxy::watch`], its
 //! read-only half, when the client under test can reach it: every counter
 //! only grows, so readers take differences and nobody can reset them).
+//! Every `GET /counts` it answers is kept, in order, so whoever started the
+//! proxy can read back what each reader was told and when
+//! (`GET /readings?from=N`): a reader's own report of its differences can
+//! be checked against the proxy's record of the same readings.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -123,32 +129,54 @@ struct Counters {
     bytes_to_client: AtomicU64,
     rows_to_client: AtomicU64,
     errors: AtomicU64,
+    write_units: AtomicU64,
 }
 
-/// The statements kept: the last `keep_statements`, numbered from the first ever logged.
-#[derive(Default)]
-struct Log {
+/// The last entries logged (statements, or readings), numbered from the first ever logged.
+struct Log<T> {
     /// How many were logged before `kept`'s first.
     dropped: u64,
-    kept: VecDeque<String>,
+    kept: VecDeque<T>,
+    keep: usize,
 }
 
-impl Log {
+impl<T: Clone> Log<T> {
+    fn new(keep: usize) -> Log<T> {
+        Log { dropped: 0, kept: VecDeque::new(), keep }
+    }
+
     fn logged(&self) -> u64 {
         self.dropped + self.kept.len() as u64
     }
 
+    fn push(&mut self, entry: T) {
+        if self.keep == 0 {
+            self.dropped += 1;
+            return;
+        }
+        if self.kept.len() == self.keep {
+            self.kept.pop_front();
+            self.dropped += 1;
+        }
+        self.kept.push_back(entry);
+    }
+
     /// Those numbered `from` and after (all that are kept when `from` is older).
-    fn from(&self, from: u64) -> Vec<String> {
+    fn from(&self, from: u64) -> Vec<T> {
         let skip = usize::try_from(from.saturating_sub(self.dropped)).unwrap_or(usize::MAX);
         self.kept.iter().skip(skip).cloned().collect()
     }
 }
 
+/// Readings of the counters the proxy keeps for `GET /readings`.
+const KEEP_READINGS: usize = 100_000;
+
 struct Shared {
     config: ProxyConfig,
     counters: Counters,
-    statements: Mutex<Log>,
+    statements: Mutex<Log<String>>,
+    /// Every `GET /counts` answered, in order.
+    readings: Mutex<Log<Counts>>,
     next_connection: AtomicU64,
     /// Bumped by [`Proxy::sever`]: every connection open at that moment closes.
     severed: tokio::sync::watch::Sender<u64>,
@@ -157,7 +185,21 @@ struct Shared {
 }
 
 impl Shared {
+    /// The counters now, a reading of no place in the log (the next one's number).
     fn counts(&self) -> Counts {
+        let next = self.readings.lock().expect("readings").logged();
+        self.snapshot(next)
+    }
+
+    /// The counters now, kept in the readings log as the reading they are.
+    fn read(&self) -> Counts {
+        let mut readings = self.readings.lock().expect("readings");
+        let counts = self.snapshot(readings.logged());
+        readings.push(counts);
+        counts
+    }
+
+    fn snapshot(&self, reading: u64) -> Counts {
         let c = &self.counters;
         let load = |a: &AtomicU64| a.load(Ordering::SeqCst);
         Counts {
@@ -175,6 +217,8 @@ impl Shared {
             rows_to_client: load(&c.rows_to_client),
             errors: load(&c.errors),
             statements_logged: self.statements.lock().expect("statement log").logged(),
+            write_units: load(&c.write_units),
+            reading,
         }
     }
 
@@ -193,6 +237,7 @@ impl Shared {
             &c.bytes_to_client,
             &c.rows_to_client,
             &c.errors,
+            &c.write_units,
         ] {
             counter.store(0, Ordering::SeqCst);
         }
@@ -219,14 +264,7 @@ impl Shared {
         if self.config.log_statements {
             eprintln!("[pg-count-proxy conn {connection}] {kind}: {}", one_line(sql));
         }
-        if self.config.keep_statements > 0 {
-            let mut log = self.statements.lock().expect("statement log");
-            if log.kept.len() == self.config.keep_statements {
-                log.kept.pop_front();
-                log.dropped += 1;
-            }
-            log.kept.push_back(one_line(sql));
-        }
+        self.statements.lock().expect("statement log").push(one_line(sql));
     }
 }
 
@@ -267,9 +305,10 @@ impl Proxy {
             }
         };
         let shared = Arc::new(Shared {
+            statements: Mutex::new(Log::new(config.keep_statements)),
             config,
             counters: Counters::default(),
-            statements: Mutex::new(Log::default()),
+            readings: Mutex::new(Log::new(KEEP_READINGS)),
             next_connection: AtomicU64::new(1),
             severed: tokio::sync::watch::Sender::new(0),
             refusing: AtomicBool::new(false),
@@ -392,7 +431,14 @@ fn control_routes(shared: Arc<Shared>) -> Router {
 /// `GET /counts`, `GET /statements` (JSON list, see [`From`]) and `GET /health`.
 fn watch_routes(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/counts", get(|State(s): State<Arc<Shared>>| async move { Json(s.counts()) }))
+        .route("/counts", get(|State(s): State<Arc<Shared>>| async move { Json(s.read()) }))
+        .route(
+            "/readings",
+            get(|State(s): State<Arc<Shared>>, Query(q): Query<From>| async move {
+                let log = s.readings.lock().expect("readings");
+                Json(log.from(q.from.unwrap_or(log.dropped)))
+            }),
+        )
         .route(
             "/statements",
             get(|State(s): State<Arc<Shared>>, Query(q): Query<From>| async move {
@@ -446,6 +492,7 @@ where
     let down = tokio::spawn(async move {
         let mut buf = vec![0; 64 * 1024];
         let mut frames = Frames::default();
+        let mut writes = Writes::default();
         loop {
             let n = match upstream_read.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
@@ -454,17 +501,17 @@ where
             down_shared.counters.bytes_to_client.fetch_add(n as u64, Ordering::Relaxed);
             // Statements are counted from the server's replies: the client
             // cannot hide one inside another's query string.
-            frames.feed(&buf[..n], |kind| match kind {
-                b'C' => {
-                    down_shared.counters.completed.fetch_add(1, Ordering::SeqCst);
+            frames.feed(&buf[..n], |kind, body| {
+                let counters = &down_shared.counters;
+                match kind {
+                    b'C' => drop(counters.completed.fetch_add(1, Ordering::SeqCst)),
+                    b'D' => drop(counters.rows_to_client.fetch_add(1, Ordering::SeqCst)),
+                    b'E' => drop(counters.errors.fetch_add(1, Ordering::SeqCst)),
+                    _ => {}
                 }
-                b'D' => {
-                    down_shared.counters.rows_to_client.fetch_add(1, Ordering::SeqCst);
+                if writes.message(kind, body) {
+                    counters.write_units.fetch_add(1, Ordering::SeqCst);
                 }
-                b'E' => {
-                    down_shared.counters.errors.fetch_add(1, Ordering::SeqCst);
-                }
-                _ => {}
             });
             if client_write.write_all(&buf[..n]).await.is_err() {
                 break;
@@ -497,16 +544,28 @@ struct Frames {
     header: [u8; 5],
     have: usize,
     remaining: usize,
+    /// The first [`KEEP_BODY`] bytes of the message being read.
+    body: Vec<u8>,
 }
 
+/// Enough of a message's body for a `CommandComplete` tag's verb or a `ReadyForQuery` status.
+const KEEP_BODY: usize = 32;
+
 impl Frames {
-    /// Calls `on_message` with the type of every message that starts in `chunk`.
-    fn feed(&mut self, mut chunk: &[u8], mut on_message: impl FnMut(u8)) {
+    /// Calls `on_message` with the type and the first [`KEEP_BODY`] bytes
+    /// of every message that ends in `chunk`.
+    fn feed(&mut self, mut chunk: &[u8], mut on_message: impl FnMut(u8, &[u8])) {
         while !chunk.is_empty() {
             if self.remaining > 0 {
-                let skip = self.remaining.min(chunk.len());
-                self.remaining -= skip;
-                chunk = &chunk[skip..];
+                let take = self.remaining.min(chunk.len());
+                let keep = take.min(KEEP_BODY.saturating_sub(self.body.len()));
+                self.body.extend_from_slice(&chunk[..keep]);
+                self.remaining -= take;
+                chunk = &chunk[take..];
+                if self.remaining == 0 {
+                    on_message(self.header[0], &self.body);
+                    self.body.clear();
+                }
                 continue;
             }
             let take = (5 - self.have).min(chunk.len());
@@ -515,10 +574,55 @@ impl Frames {
             chunk = &chunk[take..];
             if self.have == 5 {
                 let len = i32::from_be_bytes([self.header[1], self.header[2], self.header[3], self.header[4]]);
-                on_message(self.header[0]);
                 self.remaining = usize::try_from(len).unwrap_or(4).saturating_sub(4);
                 self.have = 0;
+                if self.remaining == 0 {
+                    on_message(self.header[0], &[]);
+                }
             }
+        }
+    }
+}
+
+/// One connection's writes, from the server's replies: a transaction that
+/// wrote (a `CommandComplete` tagged `INSERT`, `UPDATE`, `DELETE` or
+/// `MERGE`) is one write unit when the server is next ready for a query
+/// outside any transaction, unless it rolled back first (a `ROLLBACK` tag,
+/// or an error outside an explicit transaction, which aborts the implicit one).
+#[derive(Debug, Default)]
+struct Writes {
+    wrote: bool,
+    /// The last `ReadyForQuery` said a transaction block was open.
+    in_block: bool,
+}
+
+impl Writes {
+    /// Whether this server message completes a write unit.
+    fn message(&mut self, kind: u8, body: &[u8]) -> bool {
+        match kind {
+            b'C' => {
+                let verb = body.split(|b| *b == b' ' || *b == 0).next().unwrap_or_default();
+                match verb {
+                    b"INSERT" | b"UPDATE" | b"DELETE" | b"MERGE" => self.wrote = true,
+                    b"ROLLBACK" => self.wrote = false,
+                    _ => {}
+                }
+                false
+            }
+            b'E' if !self.in_block => {
+                self.wrote = false;
+                false
+            }
+            b'Z' => {
+                let status = body.first().copied().unwrap_or(b'I');
+                self.in_block = status != b'I';
+                let committed = status == b'I' && self.wrote;
+                if status == b'I' {
+                    self.wrote = false;
+                }
+                committed
+            }
+            _ => false,
         }
     }
 }
@@ -668,14 +772,53 @@ mod tests {
         assert_eq!((name, sql), ("stmt", "SELECT 1"));
     }
 
+    fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![kind];
+        m.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+
+    /// Write units in a stream of server messages, fed `cut` bytes at a time.
+    fn units(stream: &[(u8, &str)], cut: usize) -> u64 {
+        let bytes: Vec<u8> = stream.iter().flat_map(|(kind, body)| message(*kind, body.as_bytes())).collect();
+        let (mut frames, mut writes, mut units) = (Frames::default(), Writes::default(), 0);
+        for piece in bytes.chunks(cut) {
+            frames.feed(piece, |kind, body| units += u64::from(writes.message(kind, body)));
+        }
+        units
+    }
+
+    #[test]
+    fn a_write_unit_is_a_transaction_that_wrote_and_committed() {
+        let autocommits =
+            [(b'C', "SELECT 1\0"), (b'Z', "I"), (b'C', "INSERT 0 1\0"), (b'Z', "I"), (b'C', "UPDATE 1\0"), (b'Z', "I")];
+        let block = [
+            (b'C', "BEGIN\0"),
+            (b'Z', "T"),
+            (b'C', "INSERT 0 1\0"),
+            (b'Z', "T"),
+            (b'C', "UPDATE 1\0"),
+            (b'Z', "T"),
+            (b'C', "COMMIT\0"),
+            (b'Z', "I"),
+        ];
+        // Two writes in one simple query run in one implicit transaction.
+        let one_query = [(b'C', "INSERT 0 1\0"), (b'C', "UPDATE 1\0"), (b'Z', "I")];
+        let rolled_back =
+            [(b'C', "BEGIN\0"), (b'Z', "T"), (b'C', "INSERT 0 1\0"), (b'Z', "T"), (b'C', "ROLLBACK\0"), (b'Z', "I")];
+        let failed = [(b'C', "INSERT 0 1\0"), (b'E', "SERROR\0"), (b'Z', "I")];
+        for cut in [1, 3, 7, 1000] {
+            assert_eq!(units(&autocommits, cut), 2, "cut {cut}");
+            assert_eq!(units(&block, cut), 1, "cut {cut}");
+            assert_eq!(units(&one_query, cut), 1, "cut {cut}");
+            assert_eq!(units(&rolled_back, cut), 0, "cut {cut}");
+            assert_eq!(units(&failed, cut), 0, "cut {cut}");
+        }
+    }
+
     #[test]
     fn server_messages_are_found_however_the_reads_cut_them() {
-        let message = |kind: u8, body: &[u8]| {
-            let mut m = vec![kind];
-            m.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
-            m.extend_from_slice(body);
-            m
-        };
         let mut stream = message(b'T', b"row description");
         stream.extend(message(b'D', b"a row"));
         stream.extend(message(b'C', b"SELECT 1\0"));
@@ -685,7 +828,7 @@ mod tests {
             let mut frames = Frames::default();
             let mut kinds = Vec::new();
             for piece in stream.chunks(cut) {
-                frames.feed(piece, |kind| kinds.push(kind));
+                frames.feed(piece, |kind, _| kinds.push(kind));
             }
             assert_eq!(kinds, b"TDCCZ", "cut every {cut} bytes");
         }

@@ -71,7 +71,7 @@ fn row(kind: Workload, measured: &[RequestCost]) -> Vec<Cell> {
         number(mean(&|c| c.counts.connections as f64)),
         number(mean(&|c| c.counts.rows_to_client as f64)),
         number(mean(&|c| c.counts.bytes_to_client as f64) / 1024.0),
-        number(mean(&|c| c.write_units as f64)),
+        number(mean(&|c| c.counts.write_units as f64)),
         number(median),
     ]
 }

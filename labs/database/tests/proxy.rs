@@ -167,12 +167,40 @@ async fn the_graders_proxy_is_one_socket_a_read_only_control_and_roles_that_leav
         .expect("GET /statements?from=");
     assert_eq!(logged, ["SELECT 41 + 1", "ALTER ROLE ALL SET random_page_cost = 40"]);
 
+    // A transaction that wrote and committed is one write unit, however its
+    // statements were sent; a rolled-back one is none.
+    sqlx::raw_sql("CREATE TABLE notes (x int)").execute(&mut conn).await.expect("a table");
+    let writes_before = counts(&client, &control).await;
+    sqlx::raw_sql("BEGIN; INSERT INTO notes VALUES (1); INSERT INTO notes VALUES (2); COMMIT")
+        .execute(&mut conn)
+        .await
+        .expect("one query string");
+    sqlx::query("INSERT INTO notes VALUES ($1)").bind(3).execute(&mut conn).await.expect("a prepared insert");
+    sqlx::raw_sql("BEGIN; INSERT INTO notes VALUES (4); ROLLBACK").execute(&mut conn).await.expect("rolled back");
+    let writes = counts(&client, &control).await.since(&writes_before);
+    assert_eq!(writes.write_units, 2, "{writes:?}");
+
+    // Every reading answered is kept, in order, for whoever started the proxy.
+    let readings: Vec<lab_protocol::ProxyCounts> = client
+        .get(format!("{control}/readings?from={}", before.reading))
+        .send()
+        .await
+        .expect("GET /readings")
+        .json()
+        .await
+        .expect("JSON readings");
+    assert_eq!(readings.first(), Some(&before));
+    assert_eq!(readings.get(1), Some(&after));
+    let numbers: Vec<u64> = readings.iter().map(|r| r.reading).collect();
+    assert_eq!(numbers, (before.reading..before.reading + 4).collect::<Vec<_>>());
+
     // Nothing in reach resets or severs: counters only grow.
+    let queries = counts(&client, &control).await.queries;
     for path in ["/reset", "/sever"] {
         let status = client.post(format!("{control}{path}")).send().await.expect("an answer").status();
         assert!(status.is_client_error(), "POST {path} answered {status}");
     }
-    assert_eq!(counts(&client, &control).await.queries, after.queries);
+    assert_eq!(counts(&client, &control).await.queries, queries);
     conn.close().await.expect("close");
 
     // Closing stdin drops the role and its database.

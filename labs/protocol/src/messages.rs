@@ -218,6 +218,10 @@ pub struct PoolReport {
     pub peak_connections: i64,
     /// No request hung, some were refused fast, and fewer connections than requests were opened.
     pub passed: bool,
+    /// The digest of each answer with status 200, by request: the grader
+    /// compares them with the baseline's answers to the same requests.
+    #[serde(default)]
+    pub answered: BTreeMap<String, String>,
 }
 
 /// `rows-read`: rows of `orders` PostgreSQL read per request, from its own statistics.
@@ -295,6 +299,15 @@ pub struct ProxyCounts {
     /// Statements logged so far, never reset: `GET /statements?from=N` lists those after the first N.
     #[serde(default)]
     pub statements_logged: u64,
+    /// Transactions that wrote and committed, explicit or implicit: read
+    /// from the server's replies (a write's `CommandComplete`, then
+    /// `ReadyForQuery` back to idle with no rollback or error between).
+    #[serde(default)]
+    pub write_units: u64,
+    /// This reading's place among every `GET /counts` the proxy answered
+    /// (the first is 0): `GET /readings?from=N` lists them from the Nth.
+    #[serde(default)]
+    pub reading: u64,
 }
 
 impl ProxyCounts {
@@ -315,6 +328,8 @@ impl ProxyCounts {
             rows_to_client: self.rows_to_client.saturating_sub(before.rows_to_client),
             errors: self.errors.saturating_sub(before.errors),
             statements_logged: self.statements_logged,
+            write_units: self.write_units.saturating_sub(before.write_units),
+            reading: self.reading,
         }
     }
 }

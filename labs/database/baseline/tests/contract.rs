@@ -47,7 +47,7 @@ fn a_review_commits_its_writes_one_statement_at_a_time() {
     lab_database::contract::runtime().block_on(async {
         for cost in measure(&BASELINE, Workload::Write, 5, 0, 2).await {
             assert_eq!(cost.status, 201);
-            assert_eq!(cost.write_units, 2, "{}", cost.request);
+            assert_eq!(cost.counts.write_units, 2, "{}", cost.request);
         }
     });
 }
