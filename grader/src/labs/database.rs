@@ -14,14 +14,16 @@
 //! readings of counters that only grow (the proxy has no reset for anyone
 //! in the sandbox), and after each counted run the proxy's counts are
 //! checked against the transactions PostgreSQL itself counted in the
-//! target's database.
+//! target's database. Each side's seeded database is copied before the gate
+//! runs, and everything counted runs on the copy, so nothing the gate's run
+//! left in the database can be read back by a counted one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lab_protocol::{
-    Dropped, Exchange, ExplainReport, PoolReport, ProxyReady, RowsReadReport, RunReport, SeedReport, parse_last,
+    Copied, Dropped, Exchange, ExplainReport, PoolReport, ProxyReady, RowsReadReport, RunReport, SeedReport, parse_last,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -56,11 +58,22 @@ pub fn read_settings(rubric: &Rubric) -> anyhow::Result<()> {
     rubric.workload::<Settings>().map(drop)
 }
 
-/// One implementation's driver, the database seeded for it, and its way to PostgreSQL.
+/// One implementation's driver, the databases seeded for it, and its way to PostgreSQL.
 struct Side {
     driver: PathBuf,
+    /// Seeded for the side, where the gate runs.
     database: String,
+    /// A copy of `database` made before the gate, where everything counted
+    /// runs: nothing an earlier run left in the database (answers kept in
+    /// a table, say) is there to be read back.
+    counted: String,
     net: Net,
+}
+
+impl Side {
+    fn new(driver: &Path, database: String, net: Net) -> Side {
+        Side { driver: driver.to_path_buf(), counted: format!("{database}_count"), database, net }
+    }
 }
 
 /// Everything the baseline contributes to a grading. It depends only on the
@@ -122,7 +135,7 @@ impl Method for Database {
         let proxy = start_proxy(proxy_binary, &tag).await?;
         let seed = ctx.seed.to_string();
         let key = format!(
-            "lab 24 baseline {seed} {} gate {} counts {} after {} from the proxy's readings, with answers; rows-read {} pool {}x{} ms with answers; proxy {proxy_build:016x}",
+            "lab 24 baseline {seed} {} gate {} counts {} after {} from the proxy's readings, with answers, on a copy made before the gate; rows-read {} pool {}x{} ms with answers; proxy {proxy_build:016x}",
             w.size,
             w.gate_requests,
             w.count_requests,
@@ -131,11 +144,7 @@ impl Method for Database {
             w.pool_concurrency,
             w.pool_hold_ms
         );
-        let base = Side {
-            driver: sides.baseline.main.clone(),
-            database: format!("{tag}_base"),
-            net: proxy.net(&format!("{tag}_rb")),
-        };
+        let base = Side::new(&sides.baseline.main, format!("{tag}_base"), proxy.net(&format!("{tag}_rb")));
         let baseline = crate::measure::baseline_cache::get(
             &ctx.kit.target_dir,
             &base.driver,
@@ -151,20 +160,9 @@ impl Method for Database {
                 return Err(stop);
             }
         };
-        let cand = Side {
-            driver: sides.target.main.clone(),
-            database: format!("{tag}_target"),
-            net: proxy.net(&format!("{tag}_rt")),
-        };
+        let cand = Side::new(&sides.target.main, format!("{tag}_target"), proxy.net(&format!("{tag}_rt")));
         ctx.progress.phase(format!("seeding the target's database ({}, seed {seed})", w.size));
-        let seeded = run_verb::<SeedReport>(
-            ctx.jail,
-            &cand.net,
-            &cand.driver,
-            &verb("seed", &seed, &w.size, &cand.database, &[]),
-            RUN_LIMIT,
-        )
-        .await;
+        let seeded = seed_side(ctx, w, &cand).await;
         let prepared = Seeded { baseline, cand, proxy };
         match seeded {
             Ok(_) => Ok(prepared),
@@ -285,15 +283,28 @@ fn proxy_tool(tools: &Tools) -> Result<&Path, Stop> {
     tools.get("pg-count-proxy").map(PathBuf::as_path).ok_or_else(|| kit("rubric [tools] names no pg-count-proxy"))
 }
 
+/// Seeds the side's database, then copies it for the counted runs.
+async fn seed_side(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<SeedReport, RunError> {
+    let seed = ctx.seed.to_string();
+    let seeded: SeedReport =
+        run_verb(ctx.jail, &side.net, &side.driver, &verb("seed", &seed, &w.size, &side.database, &[]), RUN_LIMIT)
+            .await?;
+    let copy = strings(&["copy", "--database", &side.database, "--to", &side.counted]);
+    run_verb::<Copied>(ctx.jail, &side.net, &side.driver, &copy, RUN_LIMIT).await?;
+    Ok(seeded)
+}
+
 async fn drop_database(ctx: &Context<'_>, side: &Side) {
-    let _ = run_verb::<Dropped>(
-        ctx.jail,
-        &side.net,
-        &side.driver,
-        &strings(&["drop", "--database", &side.database]),
-        Duration::from_secs(60),
-    )
-    .await;
+    for database in [&side.database, &side.counted] {
+        let _ = run_verb::<Dropped>(
+            ctx.jail,
+            &side.net,
+            &side.driver,
+            &strings(&["drop", "--database", database]),
+            Duration::from_secs(60),
+        )
+        .await;
+    }
 }
 
 /// The baseline's side of every measurement, in the order a grading takes
@@ -301,13 +312,12 @@ async fn drop_database(ctx: &Context<'_>, side: &Side) {
 async fn measure_baseline(ctx: &Context<'_>, w: &Settings, base: &Side, proxy: &Proxy) -> Result<Baseline, RunError> {
     let seed = ctx.seed.to_string();
     ctx.progress.phase(format!("measuring the baseline (seed {seed}; once per seed, then kept)"));
-    let seeded: SeedReport =
-        run_verb(ctx.jail, &base.net, &base.driver, &verb("seed", &seed, &w.size, &base.database, &[]), RUN_LIMIT)
-            .await?;
+    let seeded = seed_side(ctx, w, base).await;
     let measured = async {
+        let seeded = seeded?;
         // Nothing but its own migrations may shape the baseline's database:
         // no setting may apply to its sessions, and its indexes stay as seeded.
-        let seeded_state = proxy.database(&base.database).await?;
+        let seeded_state = proxy.database(&base.counted).await?;
         if !seeded_state.settings.is_empty() {
             return Err(RunError::Failed(format!(
                 "settings on this server would change how the baseline's database behaves: {}; \
@@ -325,7 +335,7 @@ async fn measure_baseline(ctx: &Context<'_>, w: &Settings, base: &Side, proxy: &
         let explain = explain(ctx, w, base).await?;
         let rows_read = rows_read(ctx, w, base).await?;
         let pool = pool_check(ctx, w, base).await?;
-        let measured_state = proxy.database(&base.database).await?;
+        let measured_state = proxy.database(&base.counted).await?;
         if measured_state != seeded_state {
             return Err(RunError::Failed(format!(
                 "the baseline's database changed while it was measured: {seeded_state:?} became {measured_state:?}"
@@ -341,7 +351,7 @@ async fn measure_baseline(ctx: &Context<'_>, w: &Settings, base: &Side, proxy: &
 /// The mixed workload's exchanges, recorded by the side's driver.
 async fn gate_answers(ctx: &Context<'_>, w: &Settings, side: &Side, proxy: &Proxy) -> Result<Vec<Exchange>, RunError> {
     let cell = crate::measure::cell(ctx.jail)?;
-    let args = run_args(ctx, w, side, "mixed", proxy, &cell);
+    let args = run_args(ctx, w, (side, &side.database), "mixed", proxy, &cell);
     let run = (args.as_slice(), w.gate_requests);
     crate::measure::message_counting::<RunReport>(ctx.jail, &cell, &side.net, &side.driver, run, RUN_LIMIT).await?;
     read_answers(&cell.outside("answers.jsonl"))
@@ -355,7 +365,7 @@ async fn gate_answers(ctx: &Context<'_>, w: &Settings, side: &Side, proxy: &Prox
 fn run_args(
     ctx: &Context<'_>,
     w: &Settings,
-    side: &Side,
+    (side, database): (&Side, &str),
     workload: &str,
     proxy: &Proxy,
     cell: &crate::contain::Cell,
@@ -377,7 +387,7 @@ fn run_args(
         &answers,
         "--requests-on-stdin",
     ];
-    verb("run", &ctx.seed.to_string(), &w.size, &side.database, &extra)
+    verb("run", &ctx.seed.to_string(), &w.size, database, &extra)
 }
 
 /// What a counted run's proxy saw, per request: queries, rows and bytes sent back, commits that wrote, connections.
@@ -591,8 +601,8 @@ async fn count(
     proxy: &Proxy,
 ) -> Result<(Counted, Vec<Exchange>), RunError> {
     let cell = crate::measure::cell(ctx.jail)?;
-    let args = run_args(ctx, w, side, workload, proxy, &cell);
-    let (before, transactions_before) = (proxy.counts().await?, proxy.transactions(&side.database).await?);
+    let args = run_args(ctx, w, (side, &side.counted), workload, proxy, &cell);
+    let (before, transactions_before) = (proxy.counts().await?, proxy.transactions(&side.counted).await?);
     let run = (args.as_slice(), w.count_requests);
     let report: RunReport =
         crate::measure::message_counting(ctx.jail, &cell, &side.net, &side.driver, run, RUN_LIMIT).await?;
@@ -604,7 +614,7 @@ async fn count(
     // round trip, which the proxy counts) or is part of a session's start
     // (two, one of them a round trip), so more means a way around the proxy.
     let seen = after.since(&before);
-    let transactions = proxy.transactions(&side.database).await?.saturating_sub(transactions_before);
+    let transactions = proxy.transactions(&side.counted).await?.saturating_sub(transactions_before);
     let allowed = seen.round_trips + seen.connections + UNPROXIED_SLACK;
     if transactions > allowed {
         return Err(RunError::Failed(format!(
@@ -680,7 +690,7 @@ fn counts(w: &Settings, base: &[Counted], cand: &[Counted]) -> Vec<Measurement> 
 
 /// The side's EXPLAIN of the customer filter, after ANALYZE.
 async fn explain(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<ExplainReport, RunError> {
-    let args = verb("explain", &ctx.seed.to_string(), &w.size, &side.database, &["--reuse"]);
+    let args = verb("explain", &ctx.seed.to_string(), &w.size, &side.counted, &["--reuse"]);
     run_verb(ctx.jail, &side.net, &side.driver, &args, RUN_LIMIT).await
 }
 
@@ -707,7 +717,7 @@ async fn rows_read(ctx: &Context<'_>, w: &Settings, side: &Side) -> Result<RowsR
         "rows-read",
         &ctx.seed.to_string(),
         &w.size,
-        &side.database,
+        &side.counted,
         &["--reuse", "--workload", "deep", "--requests", &requests],
     );
     run_verb(ctx.jail, &side.net, &side.driver, &args, RUN_LIMIT).await

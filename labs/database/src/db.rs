@@ -126,16 +126,29 @@ impl Server {
     /// copied from `template0`, which nobody can change, and only its owner
     /// (the role that made it) and superusers may connect to it.
     pub async fn create_database(&self, name: &str) -> anyhow::Result<()> {
+        self.make_database(name, "template0", "", &format!("creating database {name}")).await
+    }
+
+    /// Makes `to` a copy of database `from` as it stands (schema, rows,
+    /// indexes and planner statistics), dropping any previous `to`; only
+    /// its owner may connect to it, as with [`Server::create_database`].
+    /// Nobody may be connected to `from`. A non-superuser may copy only a
+    /// database it owns.
+    pub async fn copy_database(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        check_name(from)?;
+        // A file copy: much faster than the default block-by-block copy for a seeded database.
+        self.make_database(to, from, " STRATEGY FILE_COPY", &format!("copying database {from} to {to}")).await
+    }
+
+    /// `CREATE DATABASE name TEMPLATE template<how>`, that only its owner may connect to.
+    async fn make_database(&self, name: &str, template: &str, how: &str, what: &str) -> anyhow::Result<()> {
         self.drop_database(name).await?;
         let mut admin = self.admin().await?;
         for sql in [
-            format!("CREATE DATABASE \"{name}\" TEMPLATE template0"),
+            format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"{how}"),
             format!("REVOKE CONNECT, TEMPORARY ON DATABASE \"{name}\" FROM PUBLIC"),
         ] {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&mut admin)
-                .await
-                .with_context(|| format!("creating database {name}"))?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.with_context(|| what.to_string())?;
         }
         Ok(())
     }

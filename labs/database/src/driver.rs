@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use axum::Router;
 use clap::Subcommand;
-use lab_protocol::{Counts, Dropped, ExplainReport, RowsRead, RowsReadReport, SeedReport};
+use lab_protocol::{Copied, Counts, Dropped, ExplainReport, RowsRead, RowsReadReport, SeedReport};
 use lab_support::driver::value_name;
 use lab_support::{DataArgs, Size};
 
@@ -126,6 +126,13 @@ pub enum Verb {
         /// Measured requests per workload (after one unmeasured).
         #[arg(long, default_value_t = 5)]
         requests: usize,
+    },
+    /// Copy --database, as it stands, to a new database --to (dropping an old one of that name).
+    Copy {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        to: String,
     },
     /// Drop --database.
     Drop {
@@ -383,6 +390,13 @@ async fn run_verb(service: Service, verb: Verb) -> anyhow::Result<()> {
             let table = crate::survey::survey(&service, data.seed, data.size, requests.max(1)).await?;
             println!("{table}");
             Ok(())
+        }
+        Verb::Copy { db, to } => {
+            let from = db.database.clone().unwrap_or_else(|| default_name(&service, &db.data));
+            let started = Instant::now();
+            server.copy_database(&from, &to).await?;
+            let ms = started.elapsed().as_millis() as u64;
+            print(&Copied { lab: crate::NAME.into(), database: to, from, ms })
         }
         Verb::Drop { db } => {
             let name = db.database.clone().unwrap_or_else(|| default_name(&service, &db.data));

@@ -203,13 +203,23 @@ async fn the_graders_proxy_is_one_socket_a_read_only_control_and_roles_that_leav
     assert_eq!(counts(&client, &control).await.queries, queries);
     conn.close().await.expect("close");
 
+    // The role may copy its database as it stands; only it connects to the copy.
+    let copy = format!("{database}_count");
+    mine.copy_database(&database, &copy).await.expect("the owner copies its database");
+    let mut conn = mine.connect(&copy).await.expect("the owner connects to the copy");
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM notes").fetch_one(&mut conn).await.expect("a count");
+    assert_eq!(kept, 3, "the copy holds the committed rows");
+    conn.close().await.expect("close");
+
     // Closing stdin drops the role and its database.
     drop(child.stdin.take());
     let exit = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("exits").expect("status");
     assert!(exit.success(), "{exit:?}");
     let admin = Server::from_url(&std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string()))
         .expect("DATABASE_URL");
-    assert!(!admin.database_exists(&database).await.expect("a lookup"), "{database} outlived the proxy");
+    for database in [&database, &copy] {
+        assert!(!admin.database_exists(database).await.expect("a lookup"), "{database} outlived the proxy");
+    }
     let mut conn = admin.admin().await.expect("admin");
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_roles WHERE rolname = $1")
         .bind(&role)

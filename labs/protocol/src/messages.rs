@@ -251,6 +251,15 @@ pub struct Dropped {
     pub dropped: String,
 }
 
+/// `copy`: a database made as a copy of another, as it stood.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Copied {
+    pub lab: String,
+    pub database: String,
+    pub from: String,
+    pub ms: u64,
+}
+
 /// A counting proxy's first line: where it listens and where it is controlled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProxyReady {
