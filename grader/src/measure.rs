@@ -121,7 +121,7 @@ pub async fn callgrind_total(
         .under(&cell, &Net::None, cpu_limit(limit), ("valgrind", &tool), binary, &args)
         .map_err(|err| RunError::Spawn(err.to_string()))?;
     let run_name = format!("the callgrind run of {requests} {workload} requests");
-    let input = format!("{requests}\n");
+    let input = count_on_stdin(requests);
     let output = named(&run_name, crate::process::run_with_input(command, limit, Some(input.as_bytes())).await)?;
     let count = answered_count(&cell, &output.stderr).map_err(|err| RunError::Failed(format!("{run_name}: {err}")))?;
     let report: RunReport = parse_last(&output.stdout).map_err(RunError::Failed)?;
@@ -183,6 +183,11 @@ pub async fn message<T: DeserializeOwned>(
     message_in(jail, &cell(jail)?, net, binary, args, limit).await
 }
 
+/// What a `run --requests-on-stdin` reads: the count, on a line of its own.
+fn count_on_stdin(requests: usize) -> String {
+    format!("{requests}\n")
+}
+
 /// As [`message`], in `cell`: for runs that write a file the grader reads
 /// (name it to the driver with `cell.inside(..)`, read it at `cell.outside(..)`).
 pub async fn message_in<T: DeserializeOwned>(
@@ -193,8 +198,7 @@ pub async fn message_in<T: DeserializeOwned>(
     args: &[String],
     limit: Duration,
 ) -> Result<T, RunError> {
-    let output = run(contained(jail, cell, net, binary, args, limit)?, limit).await?;
-    parse_last(&output.stdout).map_err(RunError::Failed)
+    message_with_input(jail, cell, net, binary, args, None, limit).await
 }
 
 /// As [`message_in`], for a `run --requests-on-stdin`: `requests` is written
@@ -207,9 +211,21 @@ pub async fn message_counting<T: DeserializeOwned>(
     (args, requests): (&[String], usize),
     limit: Duration,
 ) -> Result<T, RunError> {
-    let input = format!("{requests}\n");
+    let input = count_on_stdin(requests);
+    message_with_input(jail, cell, net, binary, args, Some(input.as_bytes()), limit).await
+}
+
+async fn message_with_input<T: DeserializeOwned>(
+    jail: &Jail,
+    cell: &crate::contain::Cell,
+    net: &Net,
+    binary: &Path,
+    args: &[String],
+    input: Option<&[u8]>,
+    limit: Duration,
+) -> Result<T, RunError> {
     let command = contained(jail, cell, net, binary, args, limit)?;
-    let output = crate::process::run_with_input(command, limit, Some(input.as_bytes())).await?;
+    let output = crate::process::run_with_input(command, limit, input).await?;
     parse_last(&output.stdout).map_err(RunError::Failed)
 }
 
@@ -309,8 +325,8 @@ async fn digests(
     requests: usize,
 ) -> Result<Vec<String>, RunError> {
     let args = counted_run(data, workload);
-    let run = message_counting(jail, &cell(jail)?, &Net::None, binary, (&args, requests), RUN_LIMIT).await;
-    let report: RunReport = run?;
+    let report: RunReport =
+        message_counting(jail, &cell(jail)?, &Net::None, binary, (&args, requests), RUN_LIMIT).await?;
     Ok(report.answers)
 }
 

@@ -350,26 +350,26 @@ async fn measure_baseline(ctx: &Context<'_>, w: &Settings, base: &Side, proxy: &
 
 /// The mixed workload's exchanges, recorded by the side's driver.
 async fn gate_answers(ctx: &Context<'_>, w: &Settings, side: &Side, proxy: &Proxy) -> Result<Vec<Exchange>, RunError> {
-    let cell = crate::measure::cell(ctx.jail)?;
-    let args = run_args(ctx, w, (side, &side.database), "mixed", proxy, &cell);
-    let run = (args.as_slice(), w.gate_requests);
-    crate::measure::message_counting::<RunReport>(ctx.jail, &cell, &side.net, &side.driver, run, RUN_LIMIT).await?;
-    read_answers(&cell.outside("answers.jsonl"))
+    let (_, answers) = serve(ctx, w, side, &side.database, "mixed", w.gate_requests, proxy).await?;
+    Ok(answers)
 }
 
-/// The arguments of every `run` of a side's service, the gate's and the
-/// counted runs' alike: each reads the proxy around its requests and writes
-/// its answers out, and the number of requests comes on stdin. So a run
-/// differs from another only in its workload, whose answers are compared
-/// with the baseline's in every run.
-fn run_args(
+/// One `run` of `workload` on `database`: its report and the answers it
+/// wrote out. Every run of a side's service, the gate's and the counted
+/// runs' alike, gets these arguments: it reads the proxy around its
+/// requests and writes its answers out, and the number of requests comes
+/// on stdin. So a run differs from another only in its workload, whose
+/// answers are compared with the baseline's in every run.
+async fn serve(
     ctx: &Context<'_>,
     w: &Settings,
-    (side, database): (&Side, &str),
+    side: &Side,
+    database: &str,
     workload: &str,
+    requests: usize,
     proxy: &Proxy,
-    cell: &crate::contain::Cell,
-) -> Vec<String> {
+) -> Result<(RunReport, Vec<Exchange>), RunError> {
+    let cell = crate::measure::cell(ctx.jail)?;
     let warmup = w.count_warmup.to_string();
     let answers = cell.inside("answers.jsonl").display().to_string();
     let (via, control) = proxy.via(ctx.jail, &side.net);
@@ -387,7 +387,10 @@ fn run_args(
         &answers,
         "--requests-on-stdin",
     ];
-    verb("run", &ctx.seed.to_string(), &w.size, database, &extra)
+    let args = verb("run", &ctx.seed.to_string(), &w.size, database, &extra);
+    let run = (args.as_slice(), requests);
+    let report = crate::measure::message_counting(ctx.jail, &cell, &side.net, &side.driver, run, RUN_LIMIT).await?;
+    Ok((report, read_answers(&cell.outside("answers.jsonl"))?))
 }
 
 /// What a counted run's proxy saw, per request: queries, rows and bytes sent back, commits that wrote, connections.
@@ -600,12 +603,8 @@ async fn count(
     workload: &str,
     proxy: &Proxy,
 ) -> Result<(Counted, Vec<Exchange>), RunError> {
-    let cell = crate::measure::cell(ctx.jail)?;
-    let args = run_args(ctx, w, (side, &side.counted), workload, proxy, &cell);
     let (before, transactions_before) = (proxy.counts().await?, proxy.transactions(&side.counted).await?);
-    let run = (args.as_slice(), w.count_requests);
-    let report: RunReport =
-        crate::measure::message_counting(ctx.jail, &cell, &side.net, &side.driver, run, RUN_LIMIT).await?;
+    let (report, answers) = serve(ctx, w, side, &side.counted, workload, w.count_requests, proxy).await?;
     let after = proxy.counts().await?;
     let mut readings = proxy.readings(before.reading + 1).await?;
     readings.retain(|r| r.reading < after.reading);
@@ -626,7 +625,7 @@ async fn count(
     }
     let counted = counted_from_readings(&readings, &after, w.count_requests, &report)
         .map_err(|err| RunError::Failed(format!("in the counted {workload} run, {err}")))?;
-    Ok((counted, read_answers(&cell.outside("answers.jsonl"))?))
+    Ok((counted, answers))
 }
 
 /// The counted measurements, from both sides' runs of [`WORKLOADS`].

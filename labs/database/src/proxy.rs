@@ -161,9 +161,10 @@ impl<T: Clone> Log<T> {
         self.kept.push_back(entry);
     }
 
-    /// Those numbered `from` and after (all that are kept when `from` is older).
-    fn from(&self, from: u64) -> Vec<T> {
-        let skip = usize::try_from(from.saturating_sub(self.dropped)).unwrap_or(usize::MAX);
+    /// Those numbered `from` and after (all that are kept when `from` is
+    /// older or not given).
+    fn from(&self, from: Option<u64>) -> Vec<T> {
+        let skip = usize::try_from(from.unwrap_or(self.dropped).saturating_sub(self.dropped)).unwrap_or(usize::MAX);
         self.kept.iter().skip(skip).cloned().collect()
     }
 }
@@ -348,8 +349,7 @@ impl Proxy {
 
     /// Statements run since the last reset, oldest first, one line each.
     pub fn statements(&self) -> Vec<String> {
-        let log = self.shared.statements.lock().expect("statement log");
-        log.from(log.dropped)
+        self.shared.statements.lock().expect("statement log").from(None)
     }
 
     /// Closes every connection open now, both ways, as a server restart
@@ -435,15 +435,13 @@ fn watch_routes(shared: Arc<Shared>) -> Router {
         .route(
             "/readings",
             get(|State(s): State<Arc<Shared>>, Query(q): Query<From>| async move {
-                let log = s.readings.lock().expect("readings");
-                Json(log.from(q.from.unwrap_or(log.dropped)))
+                Json(s.readings.lock().expect("readings").from(q.from))
             }),
         )
         .route(
             "/statements",
             get(|State(s): State<Arc<Shared>>, Query(q): Query<From>| async move {
-                let log = s.statements.lock().expect("statement log");
-                Json(log.from(q.from.unwrap_or(log.dropped)))
+                Json(s.statements.lock().expect("statement log").from(q.from))
             }),
         )
         .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))

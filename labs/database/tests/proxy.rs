@@ -55,6 +55,11 @@ async fn counts(client: &reqwest::Client, control: &str) -> Counts {
     lab_database::proxy::fetch_counts(client, control).await.expect("GET /counts")
 }
 
+/// `GET url`, read as JSON.
+async fn get_json<T: serde::de::DeserializeOwned>(client: &reqwest::Client, url: &str) -> T {
+    client.get(url).send().await.unwrap_or_else(|err| panic!("GET {url}: {err}")).json().await.expect("a JSON answer")
+}
+
 #[tokio::test]
 async fn the_proxy_counts_each_statement_the_client_runs() {
     let proxy = start(&[]).await;
@@ -78,14 +83,7 @@ async fn the_proxy_counts_each_statement_the_client_runs() {
     // The first run prepares (Parse/Describe/Sync) then executes (Bind/Execute/Sync); later runs only execute.
     assert_eq!(c.round_trips, 2 + 1 + 1 + 1, "{c:?}");
 
-    let statements: Vec<String> = client
-        .get(format!("{}/statements", proxy.control))
-        .send()
-        .await
-        .expect("GET /statements")
-        .json()
-        .await
-        .expect("a JSON list");
+    let statements: Vec<String> = get_json(&client, &format!("{}/statements", proxy.control)).await;
     assert_eq!(statements.iter().filter(|s| s.as_str() == "SELECT $1::int + 1").count(), 3, "{statements:?}");
     assert_eq!(statements.last().map(String::as_str), Some("SELECT 1; SELECT 2"));
     conn.close().await.expect("close");
@@ -181,14 +179,8 @@ async fn the_graders_proxy_is_one_socket_a_read_only_control_and_roles_that_leav
     assert_eq!(writes.write_units, 2, "{writes:?}");
 
     // Every reading answered is kept, in order, for whoever started the proxy.
-    let readings: Vec<lab_protocol::ProxyCounts> = client
-        .get(format!("{control}/readings?from={}", before.reading))
-        .send()
-        .await
-        .expect("GET /readings")
-        .json()
-        .await
-        .expect("JSON readings");
+    let readings: Vec<lab_protocol::ProxyCounts> =
+        get_json(&client, &format!("{control}/readings?from={}", before.reading)).await;
     assert_eq!(readings.first(), Some(&before));
     assert_eq!(readings.get(1), Some(&after));
     let numbers: Vec<u64> = readings.iter().map(|r| r.reading).collect();
