@@ -30,6 +30,14 @@ impl Req {
         Req { method: "POST".into(), uri: uri.into(), body: Some(body) }
     }
 
+    pub fn put(uri: impl Into<String>, body: Value) -> Self {
+        Req { method: "PUT".into(), uri: uri.into(), body: Some(body) }
+    }
+
+    pub fn delete(uri: impl Into<String>) -> Self {
+        Req { method: "DELETE".into(), uri: uri.into(), body: None }
+    }
+
     /// `GET /path?query`, as a person would write it in a report.
     pub fn label(&self) -> String {
         format!("{} {}", self.method, self.uri)
@@ -63,6 +71,37 @@ pub struct Listening {
     /// The database the service reads, for labs that have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+}
+
+/// Lab 25's upstream (`cache-upstream`, `GET /calls`): the calls it has
+/// answered since it started, counted by the upstream itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamCalls {
+    /// `GET /items/{id}`
+    pub reads: u64,
+    /// `GET /categories/{name}/items`
+    pub lists: u64,
+    /// `PUT /items/{id}`
+    pub writes: u64,
+    /// `DELETE /items/{id}`
+    pub deletes: u64,
+}
+
+impl UpstreamCalls {
+    /// Every call, of any kind.
+    pub fn total(&self) -> u64 {
+        self.reads + self.lists + self.writes + self.deletes
+    }
+
+    /// The calls made between `earlier` and `self`.
+    pub fn since(&self, earlier: &UpstreamCalls) -> UpstreamCalls {
+        UpstreamCalls {
+            reads: self.reads.saturating_sub(earlier.reads),
+            lists: self.lists.saturating_sub(earlier.lists),
+            writes: self.writes.saturating_sub(earlier.writes),
+            deletes: self.deletes.saturating_sub(earlier.deletes),
+        }
+    }
 }
 
 /// `run`: a workload sent one request at a time.

@@ -1,0 +1,16 @@
+//! What every handler shares.
+
+use lab_caching::Config;
+use lab_caching::upstream::Client;
+
+/// The service's shared state.
+#[derive(Clone)]
+pub struct AppState {
+    pub upstream: Client,
+}
+
+impl AppState {
+    pub fn new(config: Config) -> AppState {
+        AppState { upstream: config.upstream }
+    }
+}
