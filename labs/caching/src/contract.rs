@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::api::{CacheStats, CategoryListing, Product};
 use crate::data::{CATEGORIES, Catalog};
+use crate::redis_proxy::{Mode, RedisProxy};
 use crate::upstream::{Running, UpstreamCalls};
 use crate::workload::{self, Workload};
 use crate::{Config, RedisConfig, Service, store};
@@ -38,32 +39,53 @@ pub const HANG: Duration = Duration::from_secs(20);
 /// Latency of a test's upstream: enough to matter, little enough to keep tests quick.
 pub const TEST_LATENCY: Duration = Duration::from_millis(2);
 
-/// What one test builds services on: an upstream of its own and a Redis
-/// prefix of its own, whose keys are removed when it is dropped.
+/// What one test builds services on: an upstream of its own, and a Redis
+/// prefix of its own behind a proxy of its own that counts the commands
+/// and can take Redis away. The prefix's keys are removed when it is dropped.
 #[derive(Debug)]
 pub struct Bench {
     pub catalog: Catalog,
     pub upstream: Running,
+    /// What the services are given: the proxy's URL, when there is one.
     pub redis: RedisConfig,
+    /// The Redis behind the proxy.
+    pub real_redis: String,
+    pub proxy: Option<RedisProxy>,
 }
 
 impl Bench {
     /// An upstream serving the catalogue of `seed` and `size`, and a fresh
-    /// prefix on the Redis at `REDIS_URL`; panics with one line saying how
-    /// to start Redis when it is not reachable.
+    /// prefix on the Redis at `REDIS_URL`, reached through a counting
+    /// proxy; panics with one line saying how to start Redis when it is not
+    /// reachable.
     pub async fn new(seed: u64, size: Size) -> Bench {
         let url = store::url();
         if let Err(err) = store::connect(&url).await {
             panic!("{err:#}");
         }
-        Bench::with_redis_url(seed, size, url).await
+        let proxy = RedisProxy::start(&url).await.unwrap_or_else(|err| panic!("{err:#}"));
+        let mut bench = Bench::with_redis_url(seed, size, proxy.url().to_string()).await;
+        bench.real_redis = url;
+        bench.proxy = Some(proxy);
+        bench
     }
 
-    /// The same with Redis at `url`, reachable or not.
+    /// The same with Redis at `url`, reachable or not, and no proxy.
     pub async fn with_redis_url(seed: u64, size: Size, url: String) -> Bench {
         let catalog = Catalog::generate(seed, size);
         let upstream = Running::start(catalog.clone(), TEST_LATENCY).await.expect("an in-process upstream starts");
-        Bench { catalog, upstream, redis: RedisConfig { url, prefix: store::unique_prefix("test") } }
+        let redis = RedisConfig { url: url.clone(), prefix: store::unique_prefix("test") };
+        Bench { catalog, upstream, redis, real_redis: url, proxy: None }
+    }
+
+    /// Commands the bench's services sent Redis so far (0 without a proxy).
+    pub fn redis_commands(&self) -> u64 {
+        self.proxy.as_ref().map_or(0, RedisProxy::commands)
+    }
+
+    /// Takes Redis away (refused or hung) or brings it back.
+    pub fn set_redis(&self, mode: Mode) {
+        self.proxy.as_ref().expect("a bench made with Bench::new has a proxy").set_mode(mode);
     }
 
     /// The config an instance of a service gets: every instance of one bench shares the upstream and the prefix.
@@ -85,7 +107,7 @@ impl Bench {
 impl Drop for Bench {
     fn drop(&mut self) {
         // Best effort: with Redis down there is nothing to remove.
-        let _ = store::forget_blocking(&self.redis.url, &self.redis.prefix);
+        let _ = store::forget_blocking(&self.real_redis, &self.redis.prefix);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The lab's lessons, measured: what a read costs the upstream, whether a
 //! second instance shares the cache, what a stampede costs, conditional
-//! requests, and whether the cache's own hit counts add up.
+//! requests, riding out a Redis outage, and whether the cache's own hit
+//! counts add up.
 //!
 //! Every number here is a count made outside the service: calls the
 //! test's own upstream answered, and answers read off the wire. The starter
@@ -21,6 +22,7 @@ use tower::ServiceExt;
 use crate::Service;
 use crate::api::CacheStats;
 use crate::contract::{Bench, exchanges, runtime, send_in_time};
+use crate::redis_proxy::Mode;
 use crate::workload::{self, Workload};
 
 /// An answer with its headers, as an HTTP cache sees it.
@@ -156,6 +158,69 @@ pub fn the_cache_counts_its_hits_and_misses(service: Service) {
     });
 }
 
+/// Redis hangs, then is down, then comes back: every answer stays what the
+/// upstream holds, a hung Redis is given up on after a few calls (a circuit
+/// breaker) instead of once per request, and once Redis is back a repeated
+/// read costs the upstream nothing again, within seconds and without a restart.
+pub fn the_service_rides_out_a_redis_outage(service: Service) {
+    runtime().block_on(async {
+        let bench = Bench::new(16, Size::Tiny).await;
+        let router = bench.app(&service);
+        let reads: Vec<Req> = (1..=10).map(|id| Req::get(format!("/products/{id}"))).collect();
+        exchanges(&router, &reads).await;
+        exchanges(&router, &reads).await;
+
+        for (mode, what) in [(Mode::Silent, "hangs"), (Mode::Refuse, "is down")] {
+            bench.set_redis(mode);
+            let started = std::time::Instant::now();
+            let before = bench.redis_commands();
+            for round in 0..5_u32 {
+                let id = 1 + round;
+                let change = Req::put(format!("/products/{id}"), serde_json::json!({"stock": 100 + round}));
+                let answer = send_in_time(&router, &change).await;
+                assert_eq!(answer.status, 200, "a change while Redis {what}: {}", answer.body);
+                matches_the_upstream(&bench, exchanges(&router, &reads).await).await;
+            }
+            if mode == Mode::Silent {
+                // 55 requests would make over a hundred Redis calls; a breaker lets a few through, then about
+                // one a second while it stays open (the bound grows with however long a loaded machine took).
+                let trials = started.elapsed().as_secs() + 1;
+                let sent = bench.redis_commands() - before;
+                assert!(sent <= 10 + 5 * trials, "{sent} Redis commands went to a Redis that hangs, in {trials} s");
+            }
+        }
+
+        bench.set_redis(Mode::Pass);
+        let back = std::time::Instant::now();
+        loop {
+            // A pass to fill the cache again, then one that should cost the upstream nothing.
+            matches_the_upstream(&bench, exchanges(&router, &reads).await).await;
+            let before = bench.calls().await.reads;
+            let answers = exchanges(&router, &reads).await;
+            let cost = bench.calls().await.reads - before;
+            matches_the_upstream(&bench, answers).await;
+            if cost == 0 {
+                break;
+            }
+            assert!(
+                back.elapsed() < std::time::Duration::from_secs(10),
+                "10 s after Redis came back, repeated reads still reach the upstream"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+}
+
+/// Panics unless every product read in `answers` is what the upstream holds now.
+async fn matches_the_upstream(bench: &Bench, answers: Vec<lab_support::Exchange>) {
+    for answer in answers {
+        let id: u32 = answer.req.uri.rsplit('/').next().and_then(|id| id.parse().ok()).expect("a product uri");
+        let truth = bench.upstream.client.item(id).await.expect("the upstream answers").expect("seeded");
+        let want = serde_json::to_value(crate::api::Product::from(truth)).expect("a product is JSON");
+        assert_eq!(answer.body, want, "GET /products/{id} is not what the upstream holds");
+    }
+}
+
 /// Whether `uri` reads a product or category of the bench's catalogue (deletes aside).
 fn reads_something_that_exists(bench: &Bench, uri: &str) -> bool {
     match (uri.strip_prefix("/products/"), uri.strip_prefix("/categories/")) {
@@ -191,6 +256,10 @@ macro_rules! lesson_tests {
         #[test] $(#[$attr])?
         fn a_repeated_read_with_its_etag_is_a_304() {
             $crate::lessons::a_repeated_read_with_its_etag_is_a_304($target);
+        }
+        #[test] $(#[$attr])?
+        fn the_service_rides_out_a_redis_outage() {
+            $crate::lessons::the_service_rides_out_a_redis_outage($target);
         }
         #[test] $(#[$attr])?
         fn the_cache_counts_its_hits_and_misses() {

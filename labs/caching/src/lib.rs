@@ -12,6 +12,7 @@
 //! - [`data`]: the seeded catalogue the upstream serves.
 //! - [`upstream`]: the slow, counting upstream (also the `cache-upstream` binary) and its client.
 //! - [`store`]: where Redis is, a key prefix of its own per test or run, and the commands it served.
+//! - [`redis_proxy`]: a proxy that counts a service's Redis commands, and can take Redis away (refused, or hung).
 //! - [`workload`]: the request lists the driver and grader send.
 //! - [`survey`]: every workload's cost per request, as a table for a student.
 //! - [`contract`]: contract tests every implementation runs ([`contract_tests!`]).
@@ -23,6 +24,7 @@ pub mod contract;
 pub mod data;
 pub mod driver;
 pub mod lessons;
+pub mod redis_proxy;
 pub mod store;
 pub mod survey;
 pub mod upstream;

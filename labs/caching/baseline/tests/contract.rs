@@ -34,3 +34,9 @@ fn answers_carry_no_etag() {
 fn no_layer_counts_hits() {
     lab_caching::lessons::the_cache_counts_its_hits_and_misses(BASELINE);
 }
+
+#[test]
+#[should_panic(expected = "repeated reads still reach the upstream")]
+fn without_a_cache_there_is_no_hit_path_to_recover() {
+    lab_caching::lessons::the_service_rides_out_a_redis_outage(BASELINE);
+}
