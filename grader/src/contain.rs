@@ -12,7 +12,9 @@
 //!   records are visible. Namespaces of its own for processes, IPC, the host
 //!   name and the network: a driver that needs PostgreSQL (lab 24) gets one
 //!   folder more, read-only, holding the grading's counting proxy's socket,
-//!   and a `DATABASE_URL` naming it and a role of its side's own ([`Gate`]).
+//!   and a `DATABASE_URL` naming it and a role of its side's own ([`Gate`]);
+//!   one of lab 25 gets its side's upstream's and Redis's sockets the same
+//!   way ([`Net::Services`]).
 //! - **rlimits** on address space, processes (threads count), CPU seconds,
 //!   file size and open files, and no core files.
 //! - **A uid of its own** when the grader runs as root: process limits do
@@ -34,6 +36,8 @@ pub const BIN_DIR: &str = "/run/lab/bin";
 pub const OUT_DIR: &str = "/run/lab/out";
 /// Where a contained process finds a [`Gate`]'s sockets.
 pub const PG_DIR: &str = "/run/lab/pg";
+/// Where a contained process finds the sockets of [`Net::Services`].
+pub const SVC_DIR: &str = "/run/lab/svc";
 
 /// Which network a contained process sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +47,9 @@ pub enum Net {
     None,
     /// As `None`, plus one way to PostgreSQL: a proxy's Unix socket, as a role of the run's own.
     Postgres(Gate),
+    /// As `None`, plus a folder of the grading's own services' Unix sockets
+    /// (lab 25: its side's upstream and Redis), read-only at [`SVC_DIR`].
+    Services(PathBuf),
     /// The host's network, `DATABASE_URL` and `REDIS_URL` (kept for the kit's
     /// own baseline probing the server; no target runs with it).
     Host,
@@ -186,6 +193,11 @@ impl Jail {
         matches!(self.mode, Mode::Bubblewrap { .. })
     }
 
+    /// A services folder as a contained process sees it.
+    pub fn services_dir(&self, dir: &Path) -> PathBuf {
+        if self.contained() { PathBuf::from(SVC_DIR) } else { dir.to_path_buf() }
+    }
+
     /// A gate's folder as a contained process sees it.
     pub fn gate_dir(&self, gate: &Gate) -> PathBuf {
         if self.contained() { PathBuf::from(PG_DIR) } else { gate.dir.clone() }
@@ -214,7 +226,7 @@ impl Jail {
         );
         match &self.mode {
             Mode::Bubblewrap { version, .. } => format!(
-                "{version}: own root, read-only /usr and /proc, private /tmp, no kit files, no network (PostgreSQL only through the grading's proxy); {limits}"
+                "{version}: own root, read-only /usr and /proc, private /tmp, no kit files, no network (PostgreSQL only through the grading's proxy, a lab's upstream and Redis only through their sockets); {limits}"
             ),
             Mode::Unconfined { reason } => format!("NOT CONTAINED ({reason}); rlimits only: {limits}"),
         }
@@ -354,9 +366,11 @@ impl Jail {
         for (host, inside) in binds {
             add(&["--ro-bind".as_ref(), host.as_os_str(), inside.as_os_str()]);
         }
-        if let Net::Postgres(gate) = net {
+        match net {
             // Read-only: connecting to a socket needs no write access to its mount.
-            add(&["--ro-bind".as_ref(), gate.dir.as_os_str(), PG_DIR.as_ref()]);
+            Net::Postgres(gate) => add(&["--ro-bind".as_ref(), gate.dir.as_os_str(), PG_DIR.as_ref()]),
+            Net::Services(dir) => add(&["--ro-bind".as_ref(), dir.as_os_str(), SVC_DIR.as_ref()]),
+            Net::None | Net::Host => {}
         }
         add(&["--bind".as_ref(), cell.host().as_os_str(), OUT_DIR.as_ref(), "--chdir".as_ref(), "/tmp".as_ref()]);
         add(&["--clearenv".as_ref()]);
@@ -375,7 +389,7 @@ impl Jail {
                 let url = self.gate_url(gate);
                 add(&["--setenv".as_ref(), "DATABASE_URL".as_ref(), url.as_ref()]);
             }
-            Net::None => {}
+            Net::None | Net::Services(_) => {}
         }
         add(&["--disable-userns".as_ref(), "--".as_ref()]);
         args
@@ -501,6 +515,27 @@ mod tests {
         assert_eq!(shared.unwrap().trim(), "connected", "the probe itself must be able to connect");
         let alone = sh(&jail, &jail.cell().unwrap(), &Net::None, &connect).await;
         assert!(alone.is_err(), "connected without a network: {alone:?}");
+    }
+
+    #[tokio::test]
+    async fn a_services_folder_is_reachable_and_read_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let jail = jail(Limits::default());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let socket = dir.path().join("service.sock");
+        let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let accepted = tokio::spawn(async move { listener.accept().await.is_ok() });
+        let net = Net::Services(dir.path().to_path_buf());
+        let script = format!(
+            "perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Peer => \"{SVC_DIR}/service.sock\") or exit 1' \
+             && ! touch {SVC_DIR}/planted 2>/dev/null && echo ok"
+        );
+        let out = sh(&jail, &jail.cell().unwrap(), &net, &script).await;
+        assert_eq!(out.unwrap().trim(), "ok");
+        assert!(accepted.await.unwrap(), "the connection reached the service");
+        assert!(!dir.path().join("planted").exists());
     }
 
     #[tokio::test]

@@ -17,8 +17,9 @@ use crate::data::{CATEGORIES, Catalog};
 /// Which request mix to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Workload {
-    /// Skewed reads of products and categories, with some writes and deletes
-    /// (each write followed by a read of what it changed) and a little bad input.
+    /// Skewed reads of products and categories, with a few writes and deletes
+    /// (each followed by a read of what it changed), old links to products
+    /// that never existed, and a little bad input.
     Mixed,
     /// Reads of the eight most popular products only: what a cached read costs.
     Hot,
@@ -51,22 +52,23 @@ pub fn requests(kind: Workload, seed: u64, catalog: &Catalog, n: usize) -> Vec<R
             while out.len() < n {
                 let roll = rng.random_range(0..1_000);
                 match roll {
-                    0..800 => out.push(product(popular(&mut rng))),
-                    800..920 => {
+                    0..925 => out.push(product(popular(&mut rng))),
+                    925..975 => {
                         let id = popular(&mut rng);
                         out.push(Req::get(format!("/categories/{}", category_of(id))));
                     }
-                    920..975 => {
+                    975..985 => {
                         let id = popular(&mut rng);
                         out.push(change(&mut rng, id));
                         out.push(product(id));
                     }
-                    975..985 => {
+                    985..987 => {
                         let id = ranked[rng.random_range(ranked.len() / 2..ranked.len())];
                         out.push(Req::delete(format!("/products/{id}")));
                         out.push(product(id));
                     }
-                    985..995 => out.push(product(ranked.len() as u32 + rng.random_range(1..1_000))),
+                    // Old links to products that never existed: the same few, again and again.
+                    987..997 => out.push(product(ranked.len() as u32 + rng.random_range(1..=20))),
                     _ => out.push(bad_input(&mut rng)),
                 }
             }
