@@ -89,3 +89,52 @@ fn ci_runs_the_test_command_the_readme_gives() {
     assert!(readme.contains(command), "README.md does not give `{command}`");
     assert!(ci.lines().any(|line| line.trim() == command), ".ci/run does not run `{command}` on a line of its own");
 }
+
+/// Each package in a dependency graph with its features, as `cargo tree` gives them.
+fn features_of(selection: &[&str]) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["tree", "-q", "-e", "normal,build,dev", "-f", "{p} [{f}]", "--prefix", "none"])
+        .args(selection)
+        .current_dir(root())
+        .output()
+        .expect("cargo tree runs");
+    assert!(out.status.success(), "cargo tree {selection:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let mut packages: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        // `(*)` marks a package already listed above.
+        let line = line.trim_end_matches(" (*)");
+        let (Some((package, _)), Some((_, features))) = (line.split_once(" ["), line.rsplit_once(" [")) else {
+            continue;
+        };
+        let mut words = package.split(' ');
+        let name = format!("{} {}", words.next().unwrap_or_default(), words.next().unwrap_or_default());
+        let features = features.trim_end_matches(']').split(',').filter(|f| !f.is_empty()).map(String::from);
+        packages.entry(name).or_default().extend(features);
+    }
+    packages
+}
+
+/// `cargo test -p <crate>` (what a student types, and the guides show)
+/// reuses what `cargo test --workspace` built only when every dependency
+/// has the same features in both: `labs/features` names their union.
+#[test]
+fn every_crate_builds_with_the_workspaces_features() {
+    let workspace = features_of(&["--workspace"]);
+    let members: Vec<String> = workspace.keys().filter(|name| name.contains(" v0.1.0")).cloned().collect();
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("the workspace manifest");
+    let mut differ = Vec::new();
+    for path in manifest.lines().filter_map(|line| line.trim().strip_prefix('"')?.strip_suffix("\",")) {
+        let package = std::fs::read_to_string(root().join(path).join("Cargo.toml")).expect("a member's manifest");
+        let name = package.lines().find_map(|l| l.strip_prefix("name = \"")?.strip_suffix('"')).expect("a name");
+        for (dependency, features) in features_of(&["-p", name]) {
+            // The kit's own crates may differ (lab-support's `bench` is for the profiling lab's benches).
+            if members.contains(&dependency) {
+                continue;
+            }
+            if workspace.get(&dependency).is_some_and(|all| all != &features) {
+                differ.push(format!("{name}: {dependency} {:?}", workspace[&dependency]));
+            }
+        }
+    }
+    assert!(differ.is_empty(), "add these features to labs/features/Cargo.toml:\n{}", differ.join("\n"));
+}

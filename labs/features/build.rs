@@ -1,0 +1,3 @@
+//! Nothing to build: the build-dependencies only fix the features of the crates proc macros use.
+
+fn main() {}
