@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::Router;
 use lab_support::exchange::{assert_json_4xx, send, send_any};
-use lab_support::fuzz::{Route, Valid};
+use lab_support::fuzz::{HANG, Route, Valid};
 use lab_support::{Exchange, Req, Size};
 use serde_json::{Value, json};
 
@@ -32,9 +32,6 @@ use crate::{Config, RedisConfig, Service, store};
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
 }
-
-/// How long one request may take before a test calls it hung.
-pub const HANG: Duration = Duration::from_secs(20);
 
 /// Latency of a test's upstream: enough to matter, little enough to keep tests quick.
 pub const TEST_LATENCY: Duration = Duration::from_millis(2);

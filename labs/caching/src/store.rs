@@ -42,34 +42,14 @@ pub async fn connect(url: &str) -> anyhow::Result<MultiplexedConnection> {
     }
 }
 
-/// Removes every key under `prefix`; how many there were.
-pub async fn forget(connection: &mut MultiplexedConnection, prefix: &str) -> anyhow::Result<usize> {
-    let pattern = format!("{}*", escape_glob(prefix));
-    let mut keys: Vec<String> = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(connection)
-            .await?;
-        keys.extend(batch);
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
-    for chunk in keys.chunks(500) {
-        let _: () = redis::cmd("UNLINK").arg(chunk).query_async(connection).await?;
-    }
-    Ok(keys.len())
+/// Removes every key under `prefix` of the Redis at `url`; how many there were.
+pub async fn forget(url: &str, prefix: &str) -> anyhow::Result<usize> {
+    let (url, prefix) = (url.to_string(), prefix.to_string());
+    tokio::task::spawn_blocking(move || forget_blocking(&url, &prefix)).await?
 }
 
 /// [`forget`] without a runtime (for `Drop`): removes every key under
-/// `prefix`, giving up after a few seconds.
+/// `prefix` of the Redis at `url`, giving up after a few seconds.
 pub fn forget_blocking(url: &str, prefix: &str) -> anyhow::Result<usize> {
     let client = redis::Client::open(url)?;
     let mut connection = client.get_connection_with_timeout(std::time::Duration::from_secs(2))?;
@@ -144,8 +124,8 @@ mod tests {
             let _: () = connection.set(format!("{mine}{i}"), i).await.unwrap();
         }
         let _: () = connection.set(format!("{other}kept"), 1).await.unwrap();
-        assert_eq!(forget(&mut connection, &mine).await.unwrap(), 3);
-        assert_eq!(forget(&mut connection, &mine).await.unwrap(), 0);
-        assert_eq!(forget(&mut connection, &other).await.unwrap(), 1);
+        assert_eq!(forget(&url(), &mine).await.unwrap(), 3);
+        assert_eq!(forget(&url(), &mine).await.unwrap(), 0);
+        assert_eq!(forget(&url(), &other).await.unwrap(), 1);
     }
 }

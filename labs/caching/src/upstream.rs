@@ -182,7 +182,7 @@ impl std::fmt::Display for Address {
 
 /// An upstream answered with something other than what its API promises,
 /// or could not be reached in time.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// Nothing answered, or not within the client's timeout.
     #[error("the upstream could not be reached: {0}")]

@@ -191,12 +191,7 @@ impl LoadError {
     /// The error for one of the requests that waited (moka hands each of them the same `Arc`).
     fn to_api(&self) -> ApiError {
         match self {
-            LoadError::Upstream(UpstreamError::Unreachable(message)) => {
-                ApiError::from(UpstreamError::Unreachable(message.clone()))
-            }
-            LoadError::Upstream(UpstreamError::Unexpected { status, message }) => {
-                ApiError::from(UpstreamError::Unexpected { status: *status, message: message.clone() })
-            }
+            LoadError::Upstream(err) => ApiError::from(err.clone()),
             LoadError::Render(err) => ApiError::Unexpected(std::io::Error::other(err.to_string()).into()),
         }
     }

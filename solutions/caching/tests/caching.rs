@@ -10,17 +10,17 @@
 //! is checked by the Redis calls it lets through, counted by the server.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use lab_caching::api::{CacheStats, CategoryListing, Product};
 use lab_caching::data::Item;
+use lab_caching::redis_proxy::{Mode, RedisProxy};
 use lab_caching::upstream::{ItemPatch, Running};
 use lab_caching::{Catalog, Config, RedisConfig, store};
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tokio::net::TcpListener;
 
 /// Four products in two categories.
 fn catalog() -> Catalog {
@@ -340,99 +340,33 @@ async fn redis_losing_its_data_starts_a_new_epoch() {
     // A change the cache never heard of (as one made while Redis was down), then Redis loses every key.
     let patch = ItemPatch { stock: Some(0), ..ItemPatch::default() };
     bench.upstream.client.update(3, &patch).await.expect("upstream write").expect("product 3");
-    let mut redis = store::connect(&bench.redis.url).await.expect("Redis");
-    store::forget(&mut redis, &bench.redis.prefix).await.expect("keys removed");
+    store::forget(&bench.redis.url, &bench.redis.prefix).await.expect("keys removed");
     // The memory copy was tagged with the lost epoch: it must not come back.
     assert_eq!(get(addr, "/products/3").await.product().stock, 0);
-}
-
-/// A TCP proxy in front of Redis that can be cut and restored: an outage that is over in a moment.
-struct Proxy {
-    addr: SocketAddr,
-    target: SocketAddr,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start(target: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
-        let addr = listener.local_addr().expect("bound");
-        let proxy = Proxy { addr, target, tasks: Arc::default() };
-        proxy.accept(listener);
-        proxy
-    }
-
-    fn accept(&self, listener: TcpListener) {
-        let (target, tasks) = (self.target, self.tasks.clone());
-        let accepting = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let relay = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                tasks.lock().unwrap().push(relay);
-            }
-        });
-        self.tasks.lock().unwrap().push(accepting);
-    }
-
-    /// Refuses new connections and drops the open ones.
-    async fn cut(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
-            task.abort();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    /// Listens again on the same port.
-    async fn restore(&self) {
-        for _ in 0..50 {
-            if let Ok(listener) = TcpListener::bind(self.addr).await {
-                return self.accept(listener);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("could not listen on {} again", self.addr);
-    }
-}
-
-/// `redis://[user@]host:port[/db]` as (`redis://[user@]`, `host:port`, `[/db]`).
-fn split_url(url: &str) -> Option<(String, String, String)> {
-    let rest = url.strip_prefix("redis://")?;
-    let (authority, path) = rest.split_once('/').map_or((rest, String::new()), |(a, p)| (a, format!("/{p}")));
-    let (user, host) = authority.rsplit_once('@').map_or((String::new(), authority), |(u, h)| (format!("{u}@"), h));
-    Some((format!("redis://{user}"), host.to_string(), path))
 }
 
 #[tokio::test]
 async fn writes_during_an_outage_are_never_hidden_by_old_copies() {
     let bench = Bench::new(Duration::from_millis(2)).await;
-    let Some((scheme, host, path)) = split_url(&bench.redis.url) else {
-        eprintln!("skipped: REDIS_URL {} is not redis://host:port", bench.redis.url);
-        return;
-    };
-    let target = tokio::net::lookup_host(host.as_str()).await.expect("Redis's address").next().expect("an address");
-    let proxy = Proxy::start(target).await;
-    // A reaches Redis through the proxy, B directly: only A sees the outage.
-    let a = bench.instance_on(&format!("{scheme}{}{path}", proxy.addr)).await;
+    // A reaches Redis through a proxy that can refuse it, B directly: only A sees the outage.
+    let proxy = RedisProxy::start(&bench.redis.url).await.expect("a proxy in front of Redis");
+    let a = bench.instance_on(proxy.url()).await;
     let b = bench.instance().await;
     for addr in [a, b] {
         assert_eq!(get(addr, "/products/4").await.product().stock, 4);
         assert_eq!(get(addr, "/products/4").await.product().stock, 4);
     }
 
-    proxy.cut().await;
+    proxy.set_mode(Mode::Refuse);
     assert_eq!(put(a, "/products/4", r#"{"stock": 40}"#).await.product().stock, 40, "writes go on");
     for _ in 0..5 {
         assert_eq!(get(a, "/products/4").await.product().stock, 40, "reads skip the cache they cannot check");
     }
 
-    proxy.restore().await;
+    proxy.set_mode(Mode::Pass);
     // Past the breaker's pause: the next read tries Redis again, and starts a new epoch.
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     assert_eq!(get(a, "/products/4").await.product().stock, 40);
     assert_eq!(get(b, "/products/4").await.product().stock, 40, "B's memory copy was retired by the new epoch");
     assert_eq!(get(a, "/products/4").await.product().stock, 40);
-    proxy.cut().await;
 }
