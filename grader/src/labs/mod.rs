@@ -1,6 +1,7 @@
 //! What each lab measures. Every lab returns a [`LabRecord`]; a failure of
 //! the target becomes a reason in that record, never an early exit.
 
+pub mod caching;
 pub mod database;
 pub mod pipeline;
 pub mod profiling;
@@ -43,6 +44,7 @@ pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRe
     let mut record = match rubric.lab.as_str() {
         "profiling" => pipeline::grade::<profiling::Profiling>(ctx, rubric, target).await,
         "database" => pipeline::grade::<database::Database>(ctx, rubric, target).await,
+        "caching" => pipeline::grade::<caching::Caching>(ctx, rubric, target).await,
         other => not_graded(rubric, target, format!("the grader has no method for lab {other} yet")),
     };
     match Hints::load(ctx.kit, &rubric.lab) {
@@ -361,6 +363,7 @@ pub(crate) mod tests {
             let rubric = kit.rubric(&lab).expect("rubric loads");
             let read = match lab.as_str() {
                 "database" => database::read_settings(&rubric),
+                "caching" => caching::read_settings(&rubric),
                 "profiling" => profiling::read_settings(&rubric),
                 other => panic!("lab {other} has no settings reader: add one beside its grading module"),
             };
