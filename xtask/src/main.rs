@@ -7,7 +7,7 @@
 //! cargo xtask book                  # build docs/ into docs/book
 //! cargo xtask hint profiling        # the next hint of a lab (--check <id>, --list, --again N, --reset)
 //! cargo xtask docs [FILE...]        # run the shell commands the README and the guides show
-//! cargo xtask numbers               # re-measure the numbers quoted in the lab guides
+//! cargo xtask numbers [lab...]      # re-measure the numbers quoted in the lab guides
 //! cargo xtask stability --runs 5    # grade the same target N times and report the spread
 //! cargo xtask p99 --runs 5          # repeat grader load on one pair and compare its p99 ratio with wrk's
 //! ```
@@ -74,8 +74,8 @@ enum Task {
     Book,
     /// Show a lab's next hint, one at a time (remembered per clone in .hints/).
     Hint(hint::Args),
-    /// Re-measure the numbers the lab guides quote.
-    Numbers,
+    /// Re-measure the numbers the lab guides quote (every lab's, or the labs named).
+    Numbers { labs: Vec<String> },
     /// Grade one target several times and report the score spread.
     Stability {
         #[arg(long, default_value = "profiling")]
@@ -112,7 +112,7 @@ fn main() -> ExitCode {
         Task::Services { action } => services::run(action),
         Task::Book => book::build(),
         Task::Hint(args) => hint::run(&args),
-        Task::Numbers => numbers::regenerate(),
+        Task::Numbers { labs } => numbers::regenerate(&labs),
         Task::Stability { lab, target, runs, noise } => stability::run(&lab, &target, runs, noise),
         Task::P99 { runs, requests, wrk_seconds } => p99::run(runs, requests, wrk_seconds),
     };

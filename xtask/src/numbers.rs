@@ -14,11 +14,12 @@ use crate::shell::root;
 /// The seed the guides' numbers use, so a reader can reproduce them.
 pub const GUIDE_SEED: u64 = 2026;
 
-pub fn regenerate() -> anyhow::Result<()> {
+/// Every lab's numbers, or only those of `only` when it names any.
+pub fn regenerate(only: &[String]) -> anyhow::Result<()> {
     crate::services::ensure_all()?;
     crate::services::ensure_sandbox(false)?;
     let grader = grader()?;
-    for lab in labs()? {
+    for lab in labs()?.into_iter().filter(|lab| only.is_empty() || only.contains(lab)) {
         let starter = grade(&grader, &lab, "exercise", Some(GUIDE_SEED))?;
         let solution = grade(&grader, &lab, "solution", Some(GUIDE_SEED))?;
         let mut out = table(&starter, &solution)?;
