@@ -68,9 +68,11 @@ pub struct Settings {
     outage_max_commands: u64,
     /// Time after Redis comes back within which repeated reads must cost the upstream nothing.
     recovery_s: u64,
-    /// Hot-read timing (reported, not scored): rounds, and requests per side per round.
+    /// Hot-read timing (reported, not scored): rounds, requests per side per
+    /// round, and the upstream's latency (what a miss costs, so what a hit saves).
     hot_rounds: usize,
     hot_requests: usize,
+    hot_latency_ms: u64,
 }
 
 /// Reads the rubric's `[workload]` table as this lab does.
@@ -1030,8 +1032,8 @@ async fn hot_reads(
 ) -> Result<Vec<Measurement>, Stop> {
     let (rounds, n) = (w.hot_rounds.max(1), w.hot_requests.max(1));
     ctx.progress.phase(format!("timing hot reads: {rounds} rounds of {n}"));
-    let base_services = Services::start(ctx, w, programs).await.map_err(kit)?;
-    let target_services = Services::start(ctx, w, programs).await.map_err(kit)?;
+    let base_services = Services::start_slow(ctx, w, programs, w.hot_latency_ms).await.map_err(kit)?;
+    let target_services = Services::start_slow(ctx, w, programs, w.hot_latency_ms).await.map_err(kit)?;
     let base = base_services.serve(ctx, w, &sides.baseline.main).await.map_err(kit)?;
     let target = target_services.serve(ctx, w, &sides.target.main).await.map_err(tgt)?;
     let hot: Vec<Req> = (1..=5).map(product).collect();
@@ -1065,7 +1067,8 @@ async fn hot_reads(
             "hot_read_speedup",
             "ms/read",
             format!(
-                "median of {n} sequential reads of 5 hot products, {rounds} interleaved rounds on Unix sockets; reported, not scored"
+                "median of {n} sequential reads of 5 hot products, {rounds} interleaved rounds on Unix sockets, upstream {} ms a call; reported, not scored",
+                w.hot_latency_ms
             ),
             base_ms,
             target_ms,

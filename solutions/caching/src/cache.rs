@@ -34,8 +34,19 @@
 //!   the current version, and the L2 key holds the version too: an old value
 //!   is never read again, and its TTL removes it.
 //!
-//! The price is one small Redis command on every read, L1 hits included; in
+//! The price is one small Redis command per read, L1 hits included; in
 //! exchange there is no window at all, and nothing that can be lost.
+//!
+//! # Leases: one version check serves a name for [`LEASE`]
+//!
+//! A hot product read back to back would pay that command every time, a
+//! round trip as long as the whole request. So an answer from Redis about a
+//! name's version is trusted for [`LEASE`], counted from *before* the
+//! command was sent, and a write waits [`LEASE`] after bumping its versions
+//! before it is answered ([`Cache::changed`]). Any lease taken before the
+//! bump has then run out, and any taken after it saw the new version: a
+//! read that starts after the answer still sees the write, on every
+//! instance. Writes pay [`LEASE`] once; hot reads skip Redis.
 //!
 //! # Epochs: when Redis forgets, or cannot be told
 //!
@@ -88,6 +99,7 @@
 //! memory, one read once leaves after a minute. Versions keep every copy
 //! correct whatever its TTL; the TTL only decides what memory is spent on.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -117,6 +129,8 @@ pub const REDIS_TTL: Duration = Duration::from_secs(300);
 pub const VERSIONS_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest any Redis call may take: Redis answers in well under a millisecond when healthy.
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(100);
+/// How long a version read from Redis is trusted, and how long a write waits before its answer.
+pub const LEASE: Duration = Duration::from_millis(20);
 /// Failed Redis calls in a row that open the breaker.
 pub const FAILURES_TO_OPEN: u32 = 3;
 /// How long an open breaker skips Redis before one trial call.
@@ -211,6 +225,16 @@ pub struct Cache {
     unbumped: AtomicU64,
     /// How many outages plus unbumped writes the current epoch already covers.
     renewed: AtomicU64,
+    /// The last (epoch, version) Redis gave for each name, and when it was asked.
+    leases: std::sync::Mutex<HashMap<String, Lease>>,
+}
+
+/// A version read from Redis, trusted until [`LEASE`] after it was asked for.
+#[derive(Clone, Copy, Debug)]
+struct Lease {
+    asked: Instant,
+    epoch: u64,
+    version: u64,
 }
 
 impl Cache {
@@ -232,6 +256,7 @@ impl Cache {
             redis_counts: Counters::default(),
             unbumped: AtomicU64::new(0),
             renewed: AtomicU64::new(0),
+            leases: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -284,6 +309,8 @@ impl Cache {
             self.unbumped.fetch_add(1, Ordering::SeqCst);
             tracing::warn!(?names, "could not bump cache versions; a new cache epoch will retire every copy");
         }
+        // Why: every lease on the old versions, in any instance, runs out before this write is answered.
+        tokio::time::sleep(LEASE).await;
     }
 
     /// Hits and misses of each layer, memory first.
@@ -296,6 +323,25 @@ impl Cache {
         // Outages and unbumped writes since the last new epoch: copies may hide a change no version recorded.
         let owed = self.redis.breaker.outages() + self.unbumped.load(Ordering::SeqCst);
         let renew = owed > self.renewed.load(Ordering::SeqCst);
+        if !renew && let Some(lease) = self.lease(name) {
+            return Some((lease.epoch, lease.version));
+        }
+        // Why before the command: the lease must end no later than one any write could have waited out.
+        let asked = Instant::now();
+        let current = self.ask_current(name, owed, renew).await?;
+        let lease = Lease { asked, epoch: current.0, version: current.1 };
+        self.leases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.to_string(), lease);
+        Some(current)
+    }
+
+    /// The lease on `name`, while it runs.
+    fn lease(&self, name: &str) -> Option<Lease> {
+        let leases = self.leases.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        leases.get(name).copied().filter(|lease| lease.asked.elapsed() < LEASE)
+    }
+
+    /// The (epoch, version) of `name` from Redis, starting a new epoch first when `renew`.
+    async fn ask_current(&self, name: &str, owed: u64, renew: bool) -> Option<(u64, u64)> {
         let mut pipe = redis::pipe();
         if renew {
             // Why: a new epoch retires every copy tagged with the old one, in every instance, at once.
