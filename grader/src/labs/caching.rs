@@ -108,17 +108,12 @@ struct Baseline {
     outage: Outage,
 }
 
-/// What the gate found beside its verdict: the counted run's upstream calls.
-#[derive(Debug, Default)]
-struct GateCounts {
-    mixed_calls: Option<f64>,
-}
-
-/// The prepared grading: the baseline's side, the programs and the gate's counts.
+/// The prepared grading: the baseline's side, the programs, and the
+/// upstream calls of the gate's counted run (set by the gate).
 pub struct Prepared {
     baseline: Baseline,
     programs: Programs,
-    counts: std::sync::Mutex<GateCounts>,
+    mixed_calls: std::sync::Mutex<Option<f64>>,
 }
 
 /// Lab 25's part of the pipeline.
@@ -149,7 +144,7 @@ impl Method for Caching {
         )
         .await
         .map_err(kit)?;
-        Ok(Prepared { baseline, programs, counts: std::sync::Mutex::new(GateCounts::default()) })
+        Ok(Prepared { baseline, programs, mixed_calls: std::sync::Mutex::new(None) })
     }
 
     /// The mixed workload over two instances (its counted part is also
@@ -169,7 +164,7 @@ impl Method for Caching {
         if let Some(difference) = compare_answers(&p.baseline.mixed, &mixed) {
             return Ok(Err(format!("in the mixed workload over two instances, {difference}")));
         }
-        p.counts.lock().expect("never poisoned").mixed_calls = Some(calls);
+        *p.mixed_calls.lock().expect("never poisoned") = Some(calls);
         ctx.progress.phase("writes workload over two instances");
         let writes = writes_run(ctx, w, &p.programs, target).await.map_err(tgt)?;
         if let Some(difference) = compare_answers(&p.baseline.writes, &writes) {
@@ -203,7 +198,7 @@ impl Method for Caching {
         let (base, target, programs) = (&p.baseline, &sides.target.main, &p.programs);
         let mut measurements = Vec::new();
         if ctx.wants(&["upstream_calls_per_request"]) {
-            let calls = p.counts.lock().expect("never poisoned").mixed_calls;
+            let calls = *p.mixed_calls.lock().expect("never poisoned");
             let calls = calls.ok_or_else(|| kit("the gate's counted run left no count"))?;
             measurements.push(Measurement::counted(
                 MethodKind::Count,
@@ -466,6 +461,11 @@ impl Services {
         }
     }
 
+    /// Two served instances of `binary` on this phase's services (one Redis between them).
+    async fn serve_two(&self, ctx: &Context<'_>, w: &Settings, binary: &Path) -> Result<[Server; 2], RunError> {
+        Ok([self.serve(ctx, w, binary).await?, self.serve(ctx, w, binary).await?])
+    }
+
     /// A served instance of `binary` on this phase's services.
     async fn serve(&self, ctx: &Context<'_>, w: &Settings, binary: &Path) -> Result<Server, RunError> {
         let cell = crate::measure::cell(ctx.jail)?;
@@ -592,7 +592,7 @@ async fn mixed_run(
     let list = requests(ctx, w, programs, "mixed", w.warmup + w.count_requests).await?;
     let services = Services::start(ctx, w, programs).await?;
     let before = services.calls().await?;
-    let pair = [services.serve(ctx, w, binary).await?, services.serve(ctx, w, binary).await?];
+    let pair = services.serve_two(ctx, w, binary).await?;
     let mut warm = (services.calls().await?, None);
     let mut answers = Vec::with_capacity(list.len());
     for (i, req) in list.iter().enumerate() {
@@ -618,7 +618,7 @@ async fn writes_run(
 ) -> Result<Vec<Exchange>, RunError> {
     let list = requests(ctx, w, programs, "writes", w.writes_requests).await?;
     let services = Services::start(ctx, w, programs).await?;
-    let pair = [services.serve(ctx, w, binary).await?, services.serve(ctx, w, binary).await?];
+    let pair = services.serve_two(ctx, w, binary).await?;
     let mut answers = Vec::with_capacity(list.len());
     for (i, req) in list.iter().enumerate() {
         answers.push(exchange(&pair[i % 2], req).await?);
@@ -638,7 +638,7 @@ struct Stale {
 /// sent, or a later one.
 async fn stale_check(ctx: &Context<'_>, w: &Settings, programs: &Programs, binary: &Path) -> Result<Stale, RunError> {
     let services = Services::start(ctx, w, programs).await?;
-    let pair = [services.serve(ctx, w, binary).await?, services.serve(ctx, w, binary).await?];
+    let pair = services.serve_two(ctx, w, binary).await?;
     let products = w.stale_products.max(1);
     // Both instances have every product cached before the first write.
     for server in &pair {
@@ -655,30 +655,20 @@ async fn stale_check(ctx: &Context<'_>, w: &Settings, programs: &Programs, binar
         let (client, url, acked, writing) = (server.client.clone(), server.url.clone(), acked.clone(), writing.clone());
         let writes = w.stale_writes / 2;
         writers.spawn(async move {
-            let mut result = Ok(());
-            for i in 0..writes {
-                let id = (i as u32 * 7 + k as u32) % products + 1;
-                let req = Req::put(format!("/products/{id}"), json!({"stock": (i * 2 + k) % 500}));
-                match send(&client, &url, &req, None).await {
-                    Ok(answer) if answer.status == 200 => match version(&answer.body()) {
-                        Some(v) => {
-                            acked[id as usize].fetch_max(v, Ordering::SeqCst);
-                        }
-                        None => {
-                            result = Err(format!("{} answered no version", req.label()));
-                            break;
-                        }
-                    },
-                    Ok(answer) => {
-                        result = Err(format!("{} answered {}", req.label(), answer.status));
-                        break;
+            let result = async {
+                for i in 0..writes {
+                    let id = (i as u32 * 7 + k as u32) % products + 1;
+                    let req = Req::put(format!("/products/{id}"), json!({"stock": (i * 2 + k) % 500}));
+                    let answer = send(&client, &url, &req, None).await?;
+                    if answer.status != 200 {
+                        return Err(format!("{} answered {}", req.label(), answer.status));
                     }
-                    Err(err) => {
-                        result = Err(err);
-                        break;
-                    }
+                    let v = version(&answer.body()).ok_or_else(|| format!("{} answered no version", req.label()))?;
+                    acked[id as usize].fetch_max(v, Ordering::SeqCst);
                 }
+                Ok(())
             }
+            .await;
             writing.fetch_sub(1, Ordering::SeqCst);
             result
         });
@@ -1125,22 +1115,7 @@ mod tests {
 
     #[test]
     fn every_fault_of_lab_25_has_its_own_check_and_none_is_timed() {
-        let kit = crate::build::Kit::discover(None).expect("tests run inside the kit");
-        let rubric = kit.rubric("caching").expect("rubric loads");
-        let mut checks: Vec<&str> = rubric.faults.iter().map(|f| f.check.as_str()).collect();
-        assert_eq!(checks.len(), 3, "three faults in the starter");
-        checks.sort_unstable();
-        checks.dedup();
-        assert_eq!(checks.len(), 3, "two faults share a check");
-        for check in &rubric.checks {
-            assert!(
-                matches!(check.method, None | Some(MethodKind::Count | MethodKind::LabSpecific)),
-                "{} is measured by {:?}: every lab 25 check is a count or a verdict",
-                check.id,
-                check.method
-            );
-        }
-        assert_eq!(rubric.max_score(), 100.0);
+        let rubric = crate::labs::tests::untimed_rubric_with_separable_faults("caching", 3);
         assert!(rubric.workload::<Settings>().is_ok());
     }
 

@@ -736,7 +736,6 @@ mod tests {
     use lab_protocol::{CounterTotal, ProxyCounts, RunReport};
 
     use super::counted_from_readings;
-    use crate::rubric::MethodKind;
 
     fn report(totals: &[(&str, u64)]) -> RunReport {
         let counts: BTreeMap<String, CounterTotal> = totals
@@ -795,21 +794,6 @@ mod tests {
 
     #[test]
     fn every_fault_of_lab_24_has_its_own_check_and_none_is_timed() {
-        let kit = crate::build::Kit::discover(None).expect("tests run inside the kit");
-        let rubric = kit.rubric("database").expect("rubric loads");
-        let mut checks: Vec<&str> = rubric.faults.iter().map(|f| f.check.as_str()).collect();
-        assert_eq!(checks.len(), 6, "six faults in the starter");
-        checks.sort_unstable();
-        checks.dedup();
-        assert_eq!(checks.len(), 6, "two faults share a check");
-        for check in &rubric.checks {
-            assert!(
-                matches!(check.method, None | Some(MethodKind::Count | MethodKind::LabSpecific)),
-                "{} is measured by {:?}: every lab 24 check is a count or a plan",
-                check.id,
-                check.method
-            );
-        }
-        assert_eq!(rubric.max_score(), 100.0);
+        crate::labs::tests::untimed_rubric_with_separable_faults("database", 6);
     }
 }

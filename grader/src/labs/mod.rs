@@ -352,6 +352,29 @@ pub(crate) mod tests {
         Findings { gate: Some(Ok("12 answers equal the baseline's".into())), measurements }
     }
 
+    /// `lab`'s rubric, once it is shown to have `faults` starter faults, each
+    /// with a check of its own, every check a count or a verdict (no clock),
+    /// and 100 points.
+    pub(crate) fn untimed_rubric_with_separable_faults(lab: &str, faults: usize) -> Rubric {
+        let kit = crate::build::Kit::discover(None).expect("tests run inside the kit");
+        let rubric = kit.rubric(lab).expect("rubric loads");
+        let mut checks: Vec<&str> = rubric.faults.iter().map(|f| f.check.as_str()).collect();
+        assert_eq!(checks.len(), faults, "{lab}: {faults} faults in the starter");
+        checks.sort_unstable();
+        checks.dedup();
+        assert_eq!(checks.len(), faults, "{lab}: two faults share a check");
+        for check in &rubric.checks {
+            assert!(
+                matches!(check.method, None | Some(MethodKind::Count | MethodKind::LabSpecific)),
+                "{lab}: {} is measured by {:?}: every check is a count or a verdict",
+                check.id,
+                check.method
+            );
+        }
+        assert_eq!(rubric.max_score(), 100.0);
+        rubric
+    }
+
     fn points(record: &LabRecord, id: &str) -> f64 {
         record.check(id).expect("check exists").points
     }
