@@ -38,7 +38,7 @@ fn every_rust_file_opens_with_a_doc_comment() {
 /// The starter begins as the frozen baseline: the same files, plus `// TODO:` lines.
 #[test]
 fn every_starter_is_its_baseline_plus_todo_lines() {
-    for lab in ["profiling", "database", "caching"] {
+    for lab in ["profiling", "database", "caching", "monitoring"] {
         let baseline = root().join("labs").join(lab).join("baseline/src");
         let starter = root().join("exercises").join(lab).join("src");
         let mut files = Vec::new();

@@ -15,8 +15,10 @@
 //! - [`data`]: the seeded shop.
 //! - [`db`]: a fresh seeded database per test or run.
 //! - [`payments`]: the payment provider stub (also the `shop-payments` binary) and its client.
+//! - [`scrape`]: a `/metrics` scrape read back into samples.
 //! - [`workload`]: the request lists the driver and grader send.
 //! - [`contract`]: contract tests every implementation runs ([`contract_tests!`]).
+//! - [`lessons`]: the telemetry a service shows from outside: metrics, logs, traces, health, dashboard ([`lesson_tests!`]).
 //! - [`driver`]: the lab on the measuring driver's seam (`serve`, `run`, `requests`).
 
 pub mod api;
@@ -24,7 +26,9 @@ pub mod contract;
 pub mod data;
 pub mod db;
 pub mod driver;
+pub mod lessons;
 pub mod payments;
+pub mod scrape;
 pub mod telemetry;
 pub mod workload;
 

@@ -1,3 +1,36 @@
-//! The lab's contract tests run against the baseline itself.
+//! The lab's contract tests run against the baseline itself, and every
+//! lesson check shown to fail on it, with the message a student will see.
 
 lab_monitoring::contract_tests!(baseline_monitoring::SERVICE, baseline_monitoring::SERVICE);
+
+const BASELINE: &str = env!("CARGO_BIN_EXE_baseline-monitoring");
+
+#[test]
+#[should_panic(expected = "the service exposes no metrics")]
+fn nothing_is_counted() {
+    lab_monitoring::lessons::metrics_count_the_traffic_sent(BASELINE);
+}
+
+#[test]
+#[should_panic(expected = "answered with no x-request-id header")]
+fn no_request_can_be_told_from_another() {
+    lab_monitoring::lessons::every_request_logs_one_json_line_with_its_context(BASELINE);
+}
+
+#[test]
+#[should_panic(expected = "no log line carries trace_id")]
+fn traces_stop_at_the_door() {
+    lab_monitoring::lessons::a_traceparent_reaches_the_logs_and_the_payment_provider(BASELINE);
+}
+
+#[test]
+#[should_panic(expected = "GET /health/live with every dependency up")]
+fn there_is_one_health_route_for_two_questions() {
+    lab_monitoring::lessons::readiness_fails_fast_without_the_database(BASELINE);
+}
+
+#[test]
+#[should_panic(expected = "GET /dashboard")]
+fn there_is_nothing_to_watch() {
+    lab_monitoring::lessons::the_dashboard_streams_live_numbers(BASELINE);
+}
