@@ -83,23 +83,37 @@ pub fn ensure_all() -> anyhow::Result<()> {
         exports.push((service.env.to_string(), url));
     }
     let _ = EXPORTS.set(exports);
-    ensure_redis_program()
+    ensure_programs()
 }
 
-/// The grader runs a throwaway `redis-server` of its own for every phase
-/// of lab 25 (never the machine's Redis), so it needs the program even
-/// where Redis itself answers from a container. Without it, that lab is
-/// "not graded" with one line and the rest is graded.
-fn ensure_redis_program() -> anyhow::Result<()> {
-    if has("redis-server") {
+/// Programs the labs run beside the services, with the Debian package
+/// that has each and what is lost without it:
+/// - lab 25's grader runs a throwaway `redis-server` of its own for every
+///   phase (never the machine's Redis), so it needs the program even where
+///   Redis itself answers from a container;
+/// - lab 26 checks scrapes and alert rules with `promtool`, and the
+///   Alertmanager configuration with `amtool`.
+///
+/// Each is installed as root on Debian; elsewhere one line says what to
+/// install and the rest carries on.
+const PROGRAMS: &[(&str, &str, &str)] = &[
+    ("redis-server", "redis-server", "lab 25 will not be graded"),
+    ("promtool", "prometheus", "lab 26's metric and alert checks are skipped"),
+    ("amtool", "prometheus-alertmanager", "lab 26's Alertmanager check is skipped"),
+];
+
+fn ensure_programs() -> anyhow::Result<()> {
+    let missing: Vec<&(&str, &str, &str)> = PROGRAMS.iter().filter(|(program, ..)| !has(program)).collect();
+    if missing.is_empty() {
         return Ok(());
     }
     if crate::shell::can_apt() {
-        return crate::shell::apt_install(&["redis-server"]);
+        let packages: Vec<&str> = missing.iter().map(|(_, package, _)| *package).collect();
+        return crate::shell::apt_install(&packages);
     }
-    eprintln!(
-        "xtask: redis-server is not installed (Debian/Ubuntu: apt install redis-server): lab 25 will not be graded"
-    );
+    for (program, package, lost) in missing {
+        eprintln!("xtask: {program} is not installed (Debian/Ubuntu: apt install {package}): {lost}");
+    }
     Ok(())
 }
 
