@@ -145,6 +145,10 @@ pub struct Binaries {
     pub main: PathBuf,
     /// The `-heap` driver (dhat), for labs that measure allocations.
     pub heap: Option<PathBuf>,
+    /// The `src/` folder the binaries were built from (an overlay's copy for
+    /// a submission), for labs that read files beside the code (lab 26's
+    /// alert rules).
+    pub src: PathBuf,
 }
 
 /// Why a build failed.
@@ -198,6 +202,14 @@ pub async fn build(kit: &Kit, rubric: &Rubric, target: &Target, progress: &Progr
             (&rubric.packages.exercise, renamed, dir.join("Cargo.toml"))
         }
     };
+    let editable = &rubric.editable.exercise;
+    let src = match target {
+        Target::Exercise => kit.root.join(editable),
+        Target::Submission(_) => manifest.parent().unwrap_or(&kit.root).join(editable),
+        // The parallel trees: exercises/<lab>/src, solutions/<lab>/src, labs/<lab>/baseline/src.
+        Target::Solution => kit.root.join(editable.replacen("exercises/", "solutions/", 1)),
+        Target::Baseline => kit.root.join("labs").join(&rubric.lab).join("baseline/src"),
+    };
     progress.phase(format!("building {package} for {} (release)", target.label()));
     let executables =
         cargo_build(kit, &manifest, &build_as, &[package.clone(), format!("{package}-heap")], progress).await?;
@@ -208,7 +220,7 @@ pub async fn build(kit: &Kit, rubric: &Rubric, target: &Target, progress: &Progr
         true => Some(copy_out(&executables, &heap_name, &out)?),
         false => None,
     };
-    Ok(Binaries { main, heap })
+    Ok(Binaries { main, heap, src })
 }
 
 /// Builds one trusted tool binary of the kit (e.g. a lab's proxy) in release mode.

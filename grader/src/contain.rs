@@ -50,6 +50,9 @@ pub enum Net {
     /// As `None`, plus a folder of the grading's own services' Unix sockets
     /// (lab 25: its side's upstream and Redis), read-only at [`SVC_DIR`].
     Services(PathBuf),
+    /// Both: a proxy's socket to PostgreSQL as a role of the run's own, and
+    /// a folder of services' sockets (lab 26: Redis and the payment stub).
+    PostgresAndServices(Gate, PathBuf),
     /// The host's network, `DATABASE_URL` and `REDIS_URL` (kept for the kit's
     /// own baseline probing the server; no target runs with it).
     Host,
@@ -316,7 +319,7 @@ impl Jail {
                 argv.extend(args.iter().map(|a| a.as_ref().to_os_string()));
                 let mut command = Command::new(&argv[0]);
                 command.args(&argv[1..]).current_dir(cell.host()).env("TMPDIR", cell.host());
-                if let Net::Postgres(gate) = net {
+                if let Net::Postgres(gate) | Net::PostgresAndServices(gate, _) = net {
                     command.env("DATABASE_URL", self.gate_url(gate));
                 }
                 command
@@ -370,6 +373,14 @@ impl Jail {
             // Read-only: connecting to a socket needs no write access to its mount.
             Net::Postgres(gate) => add(&["--ro-bind".as_ref(), gate.dir.as_os_str(), PG_DIR.as_ref()]),
             Net::Services(dir) => add(&["--ro-bind".as_ref(), dir.as_os_str(), SVC_DIR.as_ref()]),
+            Net::PostgresAndServices(gate, dir) => add(&[
+                "--ro-bind".as_ref(),
+                gate.dir.as_os_str(),
+                PG_DIR.as_ref(),
+                "--ro-bind".as_ref(),
+                dir.as_os_str(),
+                SVC_DIR.as_ref(),
+            ]),
             Net::None | Net::Host => {}
         }
         add(&["--bind".as_ref(), cell.host().as_os_str(), OUT_DIR.as_ref(), "--chdir".as_ref(), "/tmp".as_ref()]);
@@ -385,7 +396,7 @@ impl Jail {
                     }
                 }
             }
-            Net::Postgres(gate) => {
+            Net::Postgres(gate) | Net::PostgresAndServices(gate, _) => {
                 let url = self.gate_url(gate);
                 add(&["--setenv".as_ref(), "DATABASE_URL".as_ref(), url.as_ref()]);
             }

@@ -1,6 +1,7 @@
 //! Child processes with timeouts and one-line failure reasons.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -97,7 +98,14 @@ pub struct Server {
     pub client: reqwest::Client,
     _child: Child,
     /// The folder its socket is in, kept while it runs.
-    _cell: Cell,
+    cell: Cell,
+}
+
+impl Server {
+    /// A file of the service's own folder, as the grader sees it (a log it writes there, say).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.cell.outside(name)
+    }
 }
 
 /// Starts a driver's `serve` command and waits for its [`lab_protocol::Listening`]
@@ -119,7 +127,7 @@ pub async fn serve(mut command: Command, limit: Duration, cell: Cell) -> Result<
     match listening {
         Ok(Some(listening)) => {
             let (url, client) = client_for(&listening, &cell)?;
-            Ok(Server { url, client, _child: child, _cell: cell })
+            Ok(Server { url, client, _child: child, cell })
         }
         Ok(None) => {
             let mut stderr = String::new();

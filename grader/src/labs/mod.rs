@@ -3,6 +3,7 @@
 
 pub mod caching;
 pub mod database;
+pub mod monitoring;
 pub mod pipeline;
 pub mod profiling;
 
@@ -45,6 +46,7 @@ pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRe
         "profiling" => pipeline::grade::<profiling::Profiling>(ctx, rubric, target).await,
         "database" => pipeline::grade::<database::Database>(ctx, rubric, target).await,
         "caching" => pipeline::grade::<caching::Caching>(ctx, rubric, target).await,
+        "monitoring" => pipeline::grade::<monitoring::Monitoring>(ctx, rubric, target).await,
         other => not_graded(rubric, target, format!("the grader has no method for lab {other} yet")),
     };
     match Hints::load(ctx.kit, &rubric.lab) {
@@ -387,6 +389,7 @@ pub(crate) mod tests {
             let read = match lab.as_str() {
                 "database" => database::read_settings(&rubric),
                 "caching" => caching::read_settings(&rubric),
+                "monitoring" => monitoring::read_settings(&rubric),
                 "profiling" => profiling::read_settings(&rubric),
                 other => panic!("lab {other} has no settings reader: add one beside its grading module"),
             };

@@ -62,7 +62,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::serve::{Listener, ListenerExt};
 use axum::{Json, Router};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
@@ -183,6 +183,9 @@ struct Shared {
     severed: tokio::sync::watch::Sender<u64>,
     /// While set, new connections are closed at once, as by a server that is down.
     refusing: AtomicBool,
+    /// While set, nothing a client sends reaches the server, so nothing
+    /// comes back: a server cut off by the network.
+    hung: AtomicBool,
 }
 
 impl Shared {
@@ -313,6 +316,7 @@ impl Proxy {
             next_connection: AtomicU64::new(1),
             severed: tokio::sync::watch::Sender::new(0),
             refusing: AtomicBool::new(false),
+            hung: AtomicBool::new(false),
         });
         let accept = match bound {
             Bound::Tcp(tcp) => {
@@ -363,6 +367,13 @@ impl Proxy {
     /// seems down to clients); open ones are left alone (see [`Proxy::sever`]).
     pub fn set_down(&self, down: bool) {
         self.shared.refusing.store(down, Ordering::SeqCst);
+    }
+
+    /// While `hung`, every message a client sends, on open connections and
+    /// new ones, waits in the proxy: the server seems cut off (no error,
+    /// no answer), which only a client's own timeout ends.
+    pub fn set_hung(&self, hung: bool) {
+        self.shared.hung.store(hung, Ordering::SeqCst);
     }
 
     /// The HTTP control API for this proxy (see [`control_routes`]).
@@ -418,12 +429,20 @@ struct From {
 }
 
 /// [`watch_routes`], plus `POST /reset` (answers the counts before the
-/// reset) and `POST /sever` (closes every open connection, see [`Proxy::sever`]).
+/// reset), `POST /sever` (closes every open connection, see [`Proxy::sever`])
+/// and `PUT /hung` with `true` or `false` (see [`Proxy::set_hung`]).
 fn control_routes(shared: Arc<Shared>) -> Router {
     watch_routes(shared.clone()).merge(
         Router::new()
             .route("/reset", post(|State(s): State<Arc<Shared>>| async move { Json(s.reset()) }))
             .route("/sever", post(|State(s): State<Arc<Shared>>| async move { Json(s.sever()) }))
+            .route(
+                "/hung",
+                put(|State(s): State<Arc<Shared>>, Json(hung): Json<bool>| async move {
+                    s.hung.store(hung, Ordering::SeqCst);
+                    Json(serde_json::json!({ "hung": hung }))
+                }),
+            )
             .with_state(shared),
     )
 }
@@ -630,6 +649,9 @@ fn bad_length() -> io::Error {
 }
 
 async fn round_trip(shared: &Shared) {
+    while shared.hung.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     shared.counters.round_trips.fetch_add(1, Ordering::SeqCst);
     if !shared.config.delay.is_zero() {
         tokio::time::sleep(shared.config.delay).await;

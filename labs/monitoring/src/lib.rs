@@ -17,11 +17,15 @@
 //! - [`payments`]: the payment provider stub (also the `shop-payments` binary) and its client.
 //! - [`scrape`]: a `/metrics` scrape read back into samples.
 //! - [`workload`]: the request lists the driver and grader send.
+//! - [`checks`]: the telemetry checks of a served instance, read from outside (lessons and grader).
 //! - [`contract`]: contract tests every implementation runs ([`contract_tests!`]).
 //! - [`lessons`]: the telemetry a service shows from outside: metrics, logs, traces, health, dashboard ([`lesson_tests!`]).
+//! - [`webhook`]: the Alertmanager webhook receiver alerts end at (also the `alert-webhook` binary).
+//! - [`stack`]: Prometheus, Alertmanager and the webhook as throwaway processes, for live alerting checks.
 //! - [`driver`]: the lab on the measuring driver's seam (`serve`, `run`, `requests`).
 
 pub mod api;
+pub mod checks;
 pub mod contract;
 pub mod data;
 pub mod db;
@@ -29,7 +33,9 @@ pub mod driver;
 pub mod lessons;
 pub mod payments;
 pub mod scrape;
+pub mod stack;
 pub mod telemetry;
+pub mod webhook;
 pub mod workload;
 
 pub use lab_caching::RedisConfig;

@@ -75,6 +75,15 @@ impl LogSink {
         }
     }
 
+    /// The sink as one writer (to hand to a non-blocking writer's thread, say).
+    pub fn writer(&self) -> std::io::Result<Box<dyn std::io::Write + Send>> {
+        Ok(match self {
+            LogSink::Stderr => Box::new(std::io::stderr()),
+            LogSink::File(path) => Box::new(File::options().create(true).append(true).open(path)?),
+            LogSink::Discard => Box::new(std::io::sink()),
+        })
+    }
+
     /// A `tracing-subscriber` writer for this sink.
     pub fn make_writer(&self) -> std::io::Result<BoxMakeWriter> {
         Ok(match self {

@@ -382,6 +382,18 @@ impl ProxyCounts {
     }
 }
 
+/// Lab 26's probe (`monitoring-probe`): one check of a served instance,
+/// read from outside it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// The check's id (`metrics`, `logs`, ...).
+    pub check: String,
+    /// What the target got wrong, one sentence each; empty when it passed.
+    pub failures: Vec<String>,
+    /// What the check saw or could not do (a tool that is not installed), for the record.
+    pub notes: Vec<String>,
+}
+
 /// Prints `message` as one JSON line on stdout and flushes it.
 pub fn print<T: Serialize>(message: &T) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();

@@ -19,11 +19,7 @@ pub static FUNCTION_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     HistogramVec::new(opts, &["function"]).expect("a valid histogram")
 });
 
-/// The name of the span the request middleware opens: timed by the
-/// request metrics already, so left out here.
-pub const REQUEST_SPAN: &str = "request";
-
-/// Times every span but the request's own.
+/// Times every span.
 #[derive(Debug)]
 pub struct SpanTimings;
 
@@ -34,9 +30,8 @@ where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if attrs.metadata().name() != REQUEST_SPAN
-            && let Some(span) = ctx.span(id)
-        {
+        let _ = attrs;
+        if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(Started(Instant::now()));
         }
     }

@@ -12,25 +12,25 @@ fn nothing_is_counted() {
 }
 
 #[test]
-#[should_panic(expected = "answered with no x-request-id header")]
-fn no_request_can_be_told_from_another() {
+#[should_panic(expected = "the service wrote no log line")]
+fn prints_are_not_logs() {
     lab_monitoring::lessons::every_request_logs_one_json_line_with_its_context(BASELINE);
 }
 
 #[test]
-#[should_panic(expected = "no log line carries trace_id")]
-fn traces_stop_at_the_door() {
-    lab_monitoring::lessons::a_traceparent_reaches_the_logs_and_the_payment_provider(BASELINE);
+#[should_panic(expected = "answered with no x-request-id header")]
+fn no_request_can_be_told_from_another() {
+    lab_monitoring::lessons::request_ids_and_traces_go_through(BASELINE);
 }
 
 #[test]
-#[should_panic(expected = "GET /health/live with every dependency up")]
+#[should_panic(expected = "GET /health/live with every dependency up answered 404")]
 fn there_is_one_health_route_for_two_questions() {
-    lab_monitoring::lessons::readiness_fails_fast_without_the_database(BASELINE);
+    lab_monitoring::lessons::readiness_fails_fast_and_is_cached_briefly(BASELINE);
 }
 
 #[test]
-#[should_panic(expected = "GET /dashboard")]
+#[should_panic(expected = "GET /dashboard answered 404")]
 fn there_is_nothing_to_watch() {
     lab_monitoring::lessons::the_dashboard_streams_live_numbers(BASELINE);
 }
