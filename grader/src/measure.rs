@@ -76,6 +76,25 @@ pub fn contained(
     jail.driver(cell, net, cpu_limit(limit), binary, args).map_err(|err| RunError::Spawn(err.to_string()))
 }
 
+/// The first `n` requests of `workload` for `seed` and `size`, as a trusted
+/// driver's `requests` verb lists them (run contained, with no network).
+pub async fn workload_requests(
+    jail: &Jail,
+    driver: &Path,
+    seed: u64,
+    size: &str,
+    workload: &str,
+    n: usize,
+) -> Result<Vec<lab_protocol::Req>, RunError> {
+    let mut args = vec!["requests".to_string()];
+    args.extend(data_args(seed, size));
+    args.extend(["--workload".into(), workload.into(), "--requests".into(), n.to_string()]);
+    let cell = cell(jail)?;
+    let command = contained(jail, &cell, &Net::None, driver, &args, RUN_LIMIT)?;
+    let output = crate::process::run(command, RUN_LIMIT).await?;
+    lab_protocol::parse_lines(&output.stdout).map_err(|err| RunError::Failed(format!("workload {err}")))
+}
+
 pub fn cell(jail: &Jail) -> Result<crate::contain::Cell, RunError> {
     jail.cell().map_err(|err| RunError::Spawn(format!("a folder for the run: {err}")))
 }

@@ -92,7 +92,9 @@ pub fn ensure_all() -> anyhow::Result<()> {
 ///   phase (never the machine's Redis), so it needs the program even where
 ///   Redis itself answers from a container;
 /// - lab 26 checks scrapes and alert rules with `promtool`, and the
-///   Alertmanager configuration with `amtool`.
+///   Alertmanager configuration with `amtool`, runs a real Prometheus and
+///   Alertmanager for alert delivery, and its dashboard test drives
+///   headless Chromium through `chromedriver`.
 ///
 /// Each is installed as root on Debian; elsewhere one line says what to
 /// install and the rest carries on.
@@ -100,6 +102,7 @@ const PROGRAMS: &[(&str, &str, &str)] = &[
     ("redis-server", "redis-server", "lab 25 will not be graded"),
     ("promtool", "prometheus", "lab 26's metric and alert checks are skipped"),
     ("amtool", "prometheus-alertmanager", "lab 26's Alertmanager check is skipped"),
+    ("chromedriver", "chromium-driver", "lab 26's dashboard test in a browser is skipped"),
 ];
 
 fn ensure_programs() -> anyhow::Result<()> {

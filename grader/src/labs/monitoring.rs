@@ -528,13 +528,7 @@ async fn requests(
     workload: &str,
     n: usize,
 ) -> Result<Vec<Req>, RunError> {
-    let mut args = vec!["requests".to_string()];
-    args.extend(crate::measure::data_args(ctx.seed, &w.size));
-    args.extend(["--workload".into(), workload.into(), "--requests".into(), n.to_string()]);
-    let cell = crate::measure::cell(ctx.jail)?;
-    let command = crate::measure::contained(ctx.jail, &cell, &Net::None, &programs.requests, &args, RUN_LIMIT)?;
-    let output = process::run(command, RUN_LIMIT).await?;
-    lab_protocol::parse_lines(&output.stdout).map_err(|err| RunError::Failed(format!("workload {err}")))
+    crate::measure::workload_requests(ctx.jail, &programs.requests, ctx.seed, &w.size, workload, n).await
 }
 
 /// `req`'s exchange with `server`.

@@ -117,3 +117,59 @@ mod tests {
         assert!(answer.starts_with("HTTP/1.1 4"), "a stalled body gets a 4xx: {answer}");
     }
 }
+
+/// What a trusted helper binary (a lab's upstream, stub or receiver) says
+/// once it listens.
+#[derive(Debug, Clone, Copy)]
+pub struct Announce<'a> {
+    /// The program's name, for the line on stderr.
+    pub name: &'a str,
+    /// The `lab` of its `lab_protocol::Listening` line.
+    pub lab: &'a str,
+    /// What it serves, after its address on stderr (`3 ms a call`).
+    pub what: &'a str,
+}
+
+/// Serves `app` on the Unix socket `unix` when given, else on `addr`, with
+/// the default [`Limits`]; once listening, says so on stderr and prints one
+/// `lab_protocol::Listening` line on stdout. Runs until stopped.
+pub async fn serve_announced(
+    announce: Announce<'_>,
+    addr: std::net::SocketAddr,
+    unix: Option<&std::path::Path>,
+    app: Router,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let said = |listening: String| {
+        eprintln!("{} listening on {listening}, {}", announce.name, announce.what);
+        let message = lab_protocol::Listening { lab: announce.lab.into(), listening, database: None };
+        lab_protocol::print(&message).context("writing the Listening line")
+    };
+    match unix {
+        Some(path) => {
+            let listener =
+                tokio::net::UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+            said(format!("unix:{}", path.display()))?;
+            serve(listener, app, Limits::default()).await;
+        }
+        None => {
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+            said(format!("http://{}", listener.local_addr()?))?;
+            serve(listener, app, Limits::default()).await;
+        }
+    }
+    Ok(())
+}
+
+/// `main` of a trusted helper binary: runs `run` on a multi-threaded
+/// runtime; an error is one line on stderr and exit status 1.
+pub fn helper_main(run: impl Future<Output = anyhow::Result<()>>) -> std::process::ExitCode {
+    let ran = tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(run));
+    match ran {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -15,11 +15,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Parser;
 use lab_caching::Catalog;
 use lab_caching::upstream::router;
-use lab_protocol::Listening;
 use lab_support::DataArgs;
 
 /// The catalogue upstream: every call waits --latency-ms and is counted (`GET /calls`).
@@ -39,38 +37,17 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let served =
-        tokio::runtime::Runtime::new().context("starting the tokio runtime").and_then(|rt| rt.block_on(serve(args)));
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    lab_support::serve::helper_main(serve(Args::parse()))
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
-    let app = router(Catalog::generate(args.data.seed, args.data.size), Duration::from_millis(args.latency_ms));
-    let limits = lab_support::serve::Limits::default();
-    let announce = |listening: String| {
-        eprintln!("cache-upstream listening on {listening}, {} ms a call", args.latency_ms);
-        lab_protocol::print(&Listening { lab: "caching-upstream".into(), listening, database: None })
-    };
-    match &args.unix {
-        Some(path) => {
-            let listener =
-                tokio::net::UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
-            announce(format!("unix:{}", path.display()))?;
-            lab_support::serve::serve(listener, app, limits).await;
-        }
-        None => {
-            let listener =
-                tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
-            announce(format!("http://{}", listener.local_addr()?))?;
-            lab_support::serve::serve(listener, app, limits).await;
-        }
-    }
-    Ok(())
+    let what = format!("{} ms a call", args.latency_ms);
+    let announce = lab_support::serve::Announce { name: "cache-upstream", lab: "caching-upstream", what: &what };
+    lab_support::serve::serve_announced(
+        announce,
+        args.addr,
+        args.unix.as_deref(),
+        router(Catalog::generate(args.data.seed, args.data.size), Duration::from_millis(args.latency_ms)),
+    )
+    .await
 }

@@ -15,10 +15,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 use lab_monitoring::webhook::router;
-use lab_protocol::Listening;
 
 /// The alert receiver: `POST /alerts` takes Alertmanager's webhook payload; `GET /alerts` lists them.
 #[derive(Debug, Parser)]
@@ -32,38 +30,11 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let served =
-        tokio::runtime::Runtime::new().context("starting the tokio runtime").and_then(|rt| rt.block_on(serve(args)));
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    lab_support::serve::helper_main(serve(Args::parse()))
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
-    let (app, _received) = router();
-    let limits = lab_support::serve::Limits::default();
-    let announce = |listening: String| {
-        eprintln!("alert-webhook listening on {listening}, POST /alerts");
-        lab_protocol::print(&Listening { lab: "monitoring-alerts".into(), listening, database: None })
-    };
-    match &args.unix {
-        Some(path) => {
-            let listener =
-                tokio::net::UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
-            announce(format!("unix:{}", path.display()))?;
-            lab_support::serve::serve(listener, app, limits).await;
-        }
-        None => {
-            let listener =
-                tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
-            announce(format!("http://{}", listener.local_addr()?))?;
-            lab_support::serve::serve(listener, app, limits).await;
-        }
-    }
-    Ok(())
+    let what = "POST /alerts".to_string();
+    let announce = lab_support::serve::Announce { name: "alert-webhook", lab: "monitoring-alerts", what: &what };
+    lab_support::serve::serve_announced(announce, args.addr, args.unix.as_deref(), router().0).await
 }

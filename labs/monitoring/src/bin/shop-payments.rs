@@ -16,10 +16,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Parser;
 use lab_monitoring::payments::router;
-use lab_protocol::Listening;
 
 /// The payment stub: every charge waits --latency-ms; `GET /calls` lists them.
 #[derive(Debug, Parser)]
@@ -36,38 +34,17 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let served =
-        tokio::runtime::Runtime::new().context("starting the tokio runtime").and_then(|rt| rt.block_on(serve(args)));
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    lab_support::serve::helper_main(serve(Args::parse()))
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
-    let app = router(Duration::from_millis(args.latency_ms));
-    let limits = lab_support::serve::Limits::default();
-    let announce = |listening: String| {
-        eprintln!("shop-payments listening on {listening}, {} ms a charge", args.latency_ms);
-        lab_protocol::print(&Listening { lab: "monitoring-payments".into(), listening, database: None })
-    };
-    match &args.unix {
-        Some(path) => {
-            let listener =
-                tokio::net::UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
-            announce(format!("unix:{}", path.display()))?;
-            lab_support::serve::serve(listener, app, limits).await;
-        }
-        None => {
-            let listener =
-                tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
-            announce(format!("http://{}", listener.local_addr()?))?;
-            lab_support::serve::serve(listener, app, limits).await;
-        }
-    }
-    Ok(())
+    let what = format!("{} ms a charge", args.latency_ms);
+    let announce = lab_support::serve::Announce { name: "shop-payments", lab: "monitoring-payments", what: &what };
+    lab_support::serve::serve_announced(
+        announce,
+        args.addr,
+        args.unix.as_deref(),
+        router(Duration::from_millis(args.latency_ms)),
+    )
+    .await
 }
