@@ -101,6 +101,9 @@ pub struct Probe {
     /// The data it was seeded with, and the seed.
     pub shop: Shop,
     pub seed: u64,
+    /// The kit's root (for the shipped Alertmanager configuration the
+    /// Prometheus stack reads).
+    pub kit: PathBuf,
 }
 
 impl Probe {
@@ -205,8 +208,9 @@ async fn scrape(probe: &Probe) -> Result<(String, Scrape), String> {
 /// `/metrics` passes `promtool check metrics`, has every series the lab
 /// names with its type and labels, counts exactly the traffic sent by
 /// method, route template and status (counter, histogram `+Inf` bucket and
-/// `_count` alike), and holds no new series after requests to hundreds of
-/// distinct paths with distinct request ids.
+/// `_count` alike), holds no new series after 1,000 requests to distinct
+/// paths with distinct request ids, and a real Prometheus server scraping
+/// it answers the request rate through its query API.
 pub async fn metrics(probe: &Probe, notes: &mut Vec<String>) -> Found {
     let mut failures = Vec::new();
     let (_, before) = scrape(probe).await?;
@@ -257,12 +261,79 @@ pub async fn metrics(probe: &Probe, notes: &mut Vec<String>) -> Found {
         }
     }
     failures.extend(bounded_labels(probe).await?);
+    match crate::stack::installed() {
+        Err(line) => notes.push(format!("skipped the Prometheus scrape: {line}")),
+        Ok(()) => match prometheus_sees_the_rate(probe, notes).await {
+            Ok(found) => failures.extend(found?),
+            Err(err) => return Err(format!("the kit's Prometheus stack failed: {err:#}")),
+        },
+    }
     Ok(failures)
 }
 
-/// No new request series after 570 requests to distinct paths, each with a request id of its own.
+/// A real Prometheus scrapes `/metrics` (through a relay on loopback: the
+/// service may listen on a Unix socket) while product reads are sent, and
+/// its query API must show their rate.
+async fn prometheus_sees_the_rate(probe: &Probe, notes: &mut Vec<String>) -> anyhow::Result<Found> {
+    let service = probe.service.clone();
+    let relay = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let service = service.clone();
+            async move {
+                match service.get("/metrics").await {
+                    Ok(answer) => (
+                        axum::http::StatusCode::from_u16(answer.status).unwrap_or(axum::http::StatusCode::BAD_GATEWAY),
+                        [("content-type", answer.header("content-type").unwrap_or("text/plain").to_string())],
+                        answer.body,
+                    ),
+                    Err(err) => (axum::http::StatusCode::BAD_GATEWAY, [("content-type", "text/plain".into())], err),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let scrape = listener.local_addr()?.to_string();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, relay).await;
+    });
+    let config = crate::stack::StackConfig { kit: probe.kit.clone(), rules: None, scrape, shorten_for: false };
+    let outcome = async {
+        let stack = crate::stack::Stack::start(config).await?;
+        if let Err(err) = stack.wait_for_scrape(Duration::from_secs(20)).await {
+            return Ok(Err(format!("a real Prometheus could not scrape /metrics: {err:#}")));
+        }
+        let query = r#"sum(rate(http_requests_total{route="/products/{sku}"}[1m]))"#;
+        let reads = workload::requests(Workload::Browse, probe.seed ^ 4, &probe.shop, 200);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for req in reads.iter().cycle() {
+            if let Err(stop) = probe.service.send(req, &[]).await {
+                return Ok(Err(stop));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if Instant::now() >= deadline {
+                break;
+            }
+            let rate = stack.query(query).await?.first().map_or(0.0, |(_, rate)| *rate);
+            if rate > 0.0 {
+                notes.push(format!(
+                    "a real Prometheus scraped /metrics; its query API gave {rate:.1} product reads a second"
+                ));
+                return Ok(Ok(Vec::new()));
+            }
+        }
+        Ok(Ok(vec![format!(
+            "a real Prometheus scraped /metrics, but `{query}` stayed 0 while product reads were sent for 20 s"
+        )]))
+    }
+    .await;
+    task.abort();
+    outcome
+}
+
+/// No new request series after 1,000 requests to distinct paths, each with a request id of its own.
 async fn bounded_labels(probe: &Probe) -> Found {
-    let scatter = workload::requests(Workload::Scatter, probe.seed, &probe.shop, 600);
+    let scatter = workload::requests(Workload::Scatter, probe.seed, &probe.shop, 1_030);
     for req in &scatter[..30] {
         probe.service.send(req, &[]).await?;
     }
@@ -284,7 +355,7 @@ async fn bounded_labels(probe: &Probe) -> Found {
     Ok(match grew.is_empty() {
         true => vec![],
         false => vec![format!(
-            "{} request series before 570 requests to distinct paths, {} after (labels must be route templates, \
+            "{} request series before 1,000 requests to distinct paths, {} after (labels must be route templates, \
              not paths or ids); new: {grew:?}",
             before.len(),
             after.len()
@@ -663,10 +734,10 @@ pub async fn dashboard(probe: &Probe) -> Found {
         probe.service.send(&req, &[]).await?;
         sent += 1;
     }
+    // Unknown products count (404s are traffic); the page itself does not.
     for _ in 0..3 {
         probe.service.get("/products/SKU-99999").await?;
-        probe.service.get("/metrics").await?;
-        probe.service.get("/health/live").await?;
+        probe.service.get("/dashboard").await?;
         sent += 1;
     }
     probe.payments.set_failing(true).await.map_err(|err| format!("the payment stub: {err:#}"))?;

@@ -85,6 +85,7 @@ impl Served {
             database: Endpoint::new(&Address::Tcp(control_addr)),
             shop: Shop::generate(seed, Size::Tiny),
             seed,
+            kit: lab_protocol::kit::root_from_current_dir().unwrap_or_else(|err| panic!("{err}")),
         };
         Served { probe, proxy, payments, child, _control: control, _db: db, _dir: dir, prefix }
     }

@@ -42,7 +42,7 @@ struct Args {
     /// `alerts`: the rules file to check.
     #[arg(long, conflicts_with = "service")]
     rules: Option<PathBuf>,
-    /// `alerts`: the kit's root (default: found from the current directory).
+    /// The kit's root (default: found from the current directory).
     #[arg(long)]
     kit: Option<PathBuf>,
     #[command(flatten)]
@@ -63,12 +63,12 @@ fn main() -> ExitCode {
 }
 
 async fn probe(args: Args) -> anyhow::Result<()> {
+    let kit = match args.kit {
+        Some(kit) => kit,
+        None => lab_protocol::kit::root_from_current_dir().map_err(anyhow::Error::msg)?,
+    };
     let report = match (args.check.as_str(), &args.rules) {
         ("alerts", Some(rules)) => {
-            let kit = match args.kit {
-                Some(kit) => kit,
-                None => lab_protocol::kit::root_from_current_dir().map_err(anyhow::Error::msg)?,
-            };
             let mut report = CheckReport { check: args.check.clone(), ..CheckReport::default() };
             report.failures = match checks::alerts(&kit, rules, &mut report.notes).await? {
                 Ok(failures) => failures,
@@ -91,6 +91,7 @@ async fn probe(args: Args) -> anyhow::Result<()> {
                 database: Endpoint::new(&database),
                 shop: Shop::generate(args.data.seed, args.data.size),
                 seed: args.data.seed,
+                kit,
             };
             checks::run(check, &probe).await?
         }
