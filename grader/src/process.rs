@@ -127,6 +127,21 @@ pub async fn serve(mut command: Command, limit: Duration, cell: Cell) -> Result<
     match listening {
         Ok(Some(listening)) => {
             let (url, client) = client_for(&listening, &cell)?;
+            // Read whatever the service prints from now on, and drop it: a pipe
+            // nobody reads fills up, and a service that prints (the lab 26
+            // baseline's order lines) would then block on its next print.
+            let stdout = lines.into_inner();
+            let stderr = child.stderr.take();
+            tokio::spawn(async move {
+                let mut sink = tokio::io::sink();
+                let mut stdout = stdout;
+                let _ = tokio::io::copy(&mut stdout, &mut sink).await;
+            });
+            if let Some(mut stderr) = stderr {
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
+                });
+            }
             Ok(Server { url, client, _child: child, cell })
         }
         Ok(None) => {
@@ -209,6 +224,27 @@ mod tests {
         let result = run(command, Duration::from_millis(200)).await;
         assert_eq!(result.unwrap_err(), RunError::Timeout(Duration::from_millis(200)));
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn a_served_child_that_prints_a_lot_is_never_blocked_on_its_pipes() {
+        let jail = crate::contain::Jail::new().expect("a jail");
+        let cell = jail.cell().expect("a cell");
+        let done = cell.outside("done");
+        // Far more than a pipe holds (64 KiB), on both streams, after the Listening line.
+        let script = format!(
+            "echo '{{\"lab\":\"x\",\"listening\":\"http://127.0.0.1:9\"}}'; \
+             head -c 300000 /dev/zero >&2; head -c 300000 /dev/zero; touch {}; sleep 30",
+            done.display()
+        );
+        let mut command = Command::new("sh");
+        command.args(["-c", &script]);
+        let _server = serve(command, Duration::from_secs(10), cell).await.expect("it announced itself");
+        let started = std::time::Instant::now();
+        while !done.exists() {
+            assert!(started.elapsed() < Duration::from_secs(10), "the child is stuck writing to a full pipe");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     #[tokio::test]
