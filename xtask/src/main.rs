@@ -106,7 +106,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Test { no_selfcheck, no_docs } => test(!no_selfcheck, !no_docs),
-        Task::Selfcheck { labs } => selfcheck::run(&labs),
+        Task::Selfcheck { labs } => services::ensure_all().and_then(|()| selfcheck::run(&labs)),
         Task::Docs { files, list } => docs(&files, list),
         Task::Grade { args } => grade(&args),
         Task::Services { action } => services::run(action),

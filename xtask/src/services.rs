@@ -94,14 +94,16 @@ pub fn ensure_all() -> anyhow::Result<()> {
 /// - lab 26 checks scrapes and alert rules with `promtool`, and the
 ///   Alertmanager configuration with `amtool`, runs a real Prometheus and
 ///   Alertmanager for alert delivery, and its dashboard test drives
-///   headless Chromium through `chromedriver`.
+///   headless Chromium through `chromedriver`; its grader refuses to grade
+///   without promtool, Prometheus and Alertmanager (a check it cannot run
+///   earns nothing), while its tests skip with one line each.
 ///
 /// Each is installed as root on Debian; elsewhere one line says what to
 /// install and the rest carries on.
 const PROGRAMS: &[(&str, &str, &str)] = &[
     ("redis-server", "redis-server", "lab 25 will not be graded"),
-    ("promtool", "prometheus", "lab 26's metric and alert checks are skipped"),
-    ("amtool", "prometheus-alertmanager", "lab 26's Alertmanager check is skipped"),
+    ("promtool", "prometheus", "lab 26 will not be graded and its promtool tests are skipped"),
+    ("amtool", "prometheus-alertmanager", "lab 26 will not be graded and its Alertmanager tests are skipped"),
     ("chromedriver", "chromium-driver", "lab 26's dashboard test in a browser is skipped"),
 ];
 

@@ -149,13 +149,19 @@ impl Method for Monitoring {
     type Settings = Settings;
     type Prepared = Prepared;
 
-    /// Each instance runs a Redis server of its own: without the program it is not graded.
+    /// Each instance runs a Redis server of its own, and the checks run
+    /// promtool, Prometheus and Alertmanager: without any of them the lab is
+    /// not graded, as a check the grader cannot run must not earn points.
     async fn probe(_: &Context<'_>, _: &Binaries) -> Result<(), String> {
-        on_path("redis-server").map(drop).ok_or_else(|| {
-            "redis-server is not installed: each instance runs a Redis server of its own (Debian: apt-get install \
-             redis-server; or run `cargo xtask services up`)"
-                .to_string()
-        })
+        let packages = missing_packages(&std::env::var_os("PATH").unwrap_or_default());
+        if packages.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "lab 26 runs redis-server, promtool, Prometheus and Alertmanager, and some are not installed (Debian: \
+             apt-get install {}; `cargo xtask grade` installs them)",
+            packages.join(" ")
+        ))
     }
 
     async fn prepare(ctx: &Context<'_>, w: &Settings, sides: &Sides, tools: &Tools) -> Result<Prepared, Stop> {
@@ -264,6 +270,23 @@ impl Method for Monitoring {
 }
 
 /// `name` in a folder of the `PATH`.
+/// The Debian packages of the programs the checks run that `path` (a
+/// `PATH` value) does not have, each named once.
+fn missing_packages(path: &std::ffi::OsStr) -> Vec<&'static str> {
+    let mut packages: Vec<&str> = [
+        ("redis-server", "redis-server"),
+        ("promtool", "prometheus"),
+        ("prometheus", "prometheus"),
+        ("alertmanager", "prometheus-alertmanager"),
+    ]
+    .into_iter()
+    .filter(|(program, _)| !std::env::split_paths(path).any(|dir| dir.join(program).is_file()))
+    .map(|(_, package)| package)
+    .collect();
+    packages.dedup();
+    packages
+}
+
 fn on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
@@ -683,4 +706,26 @@ async fn throughput_rounds(
     )
     .await?;
     Ok(pairs.into_iter().unzip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_without_the_tools_names_each_package_once_and_one_with_them_names_none() {
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(
+            missing_packages(empty.path().as_os_str()),
+            ["redis-server", "prometheus", "prometheus-alertmanager"]
+        );
+        let full = tempfile::tempdir().unwrap();
+        for program in ["redis-server", "promtool", "prometheus", "alertmanager"] {
+            std::fs::write(full.path().join(program), "").unwrap();
+        }
+        let path = std::env::join_paths([empty.path(), full.path()]).unwrap();
+        assert!(missing_packages(&path).is_empty());
+        std::fs::remove_file(full.path().join("prometheus")).unwrap();
+        assert_eq!(missing_packages(&path), ["prometheus"]);
+    }
 }
