@@ -270,14 +270,15 @@ impl Method for Monitoring {
 }
 
 /// `name` in a folder of the `PATH`.
-/// The Debian packages of the programs the checks run that `path` (a
+/// The Debian packages of the programs the checks run (by their Debian
+/// names, as `lab_monitoring::stack` runs them) that `path` (a
 /// `PATH` value) does not have, each named once.
 fn missing_packages(path: &std::ffi::OsStr) -> Vec<&'static str> {
     let mut packages: Vec<&str> = [
         ("redis-server", "redis-server"),
         ("promtool", "prometheus"),
         ("prometheus", "prometheus"),
-        ("alertmanager", "prometheus-alertmanager"),
+        ("prometheus-alertmanager", "prometheus-alertmanager"),
     ]
     .into_iter()
     .filter(|(program, _)| !std::env::split_paths(path).any(|dir| dir.join(program).is_file()))
@@ -720,7 +721,7 @@ mod tests {
             ["redis-server", "prometheus", "prometheus-alertmanager"]
         );
         let full = tempfile::tempdir().unwrap();
-        for program in ["redis-server", "promtool", "prometheus", "alertmanager"] {
+        for program in ["redis-server", "promtool", "prometheus", "prometheus-alertmanager"] {
             std::fs::write(full.path().join(program), "").unwrap();
         }
         let path = std::env::join_paths([empty.path(), full.path()]).unwrap();
