@@ -269,7 +269,6 @@ impl Method for Monitoring {
     }
 }
 
-/// `name` in a folder of the `PATH`.
 /// The Debian packages of the programs the checks run (by their Debian
 /// names, as `lab_monitoring::stack` runs them) that `path` (a
 /// `PATH` value) does not have, each named once.
@@ -288,6 +287,7 @@ fn missing_packages(path: &std::ffi::OsStr) -> Vec<&'static str> {
     packages
 }
 
+/// `name` in a folder of the `PATH`.
 fn on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
