@@ -85,6 +85,38 @@ enum Command {
     },
     /// List the labs the grader knows.
     Labs,
+    /// Turn result records (`grade --json`) into a platform's format.
+    ///
+    /// gradescope: Gradescope's autograder results.json; classroom: the
+    /// GitHub Classroom autograding result; classroom-output: the
+    /// `result=<base64>` line its reporter reads from `$GITHUB_OUTPUT`;
+    /// junit: JUnit XML; csv: a gradebook, a row per record, named by the
+    /// record's file name.
+    Export {
+        #[arg(value_enum)]
+        format: ExportFormat,
+        /// Result records; every format but csv takes exactly one.
+        #[arg(required = true)]
+        records: Vec<PathBuf>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Gradescope: who sees the tests and the result.
+        #[arg(long, value_enum, default_value = "visible")]
+        visibility: crate::export::Visibility,
+        /// Gradescope: a leaderboard entry per measurement (its ratio to the baseline).
+        #[arg(long)]
+        leaderboard: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    Gradescope,
+    Classroom,
+    ClassroomOutput,
+    Junit,
+    Csv,
 }
 
 /// A problem with what was asked for: one line, exit code 2.
@@ -124,6 +156,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Export { format, records, out, visibility, leaderboard }) = cli.command {
+        // Records are read as they are: no kit is needed to convert them.
+        return export(format, &records, out.as_deref(), crate::export::GradescopeOptions { visibility, leaderboard });
+    }
     let kit = Kit::discover(cli.kit.clone())?;
     match cli.command {
         None => {
@@ -138,6 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let load = LoadArgs { requests, rounds, concurrency, seed, quiet: cli.quiet };
             load_test(&kit, &lab, &target, url.as_deref(), load).await
         }
+        Some(Command::Export { .. }) => unreachable!("converted above"),
         Some(Command::Labs) => {
             for lab in kit.labs()? {
                 let rubric = kit.rubric(&lab)?;
@@ -219,6 +256,53 @@ async fn grade(kit: &Kit, lab: Option<String>, target: &str, options: GradeOptio
         eprintln!("result record written to {}", path.display());
     }
     Ok(())
+}
+
+/// Reads a record written by `grade --json`; a file that is not one is a usage error.
+fn read_record(path: &std::path::Path) -> anyhow::Result<Record> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| Usage(format!("cannot read the record {}: {err}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|err| Usage(format!("{} is not a grader record (grade --json): {err}", path.display())).into())
+}
+
+fn export(
+    format: ExportFormat,
+    records: &[PathBuf],
+    out: Option<&std::path::Path>,
+    options: crate::export::GradescopeOptions,
+) -> anyhow::Result<()> {
+    use crate::export;
+    let one = || match records {
+        [path] => read_record(path),
+        _ => {
+            let name =
+                clap::ValueEnum::to_possible_value(&format).map(|v| v.get_name().to_string()).unwrap_or_default();
+            Err(Usage(format!("export {name} takes one record, not {} (csv takes several)", records.len())).into())
+        }
+    };
+    let text = match format {
+        ExportFormat::Gradescope => serde_json::to_string_pretty(&export::gradescope(&one()?, options))? + "\n",
+        ExportFormat::Classroom => serde_json::to_string_pretty(&export::classroom(&one()?))? + "\n",
+        ExportFormat::ClassroomOutput => export::classroom_output(&one()?),
+        ExportFormat::Junit => export::junit(&one()?)?,
+        ExportFormat::Csv => {
+            let mut students = Vec::new();
+            for path in records {
+                let name =
+                    path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
+                students.push((name, read_record(path)?));
+            }
+            export::gradebook(&students)?
+        }
+    };
+    match out {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display())),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
 }
 
 /// How much load, and how to report it.

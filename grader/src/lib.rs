@@ -16,11 +16,13 @@
 //! - [`measure`]: callgrind counts, dhat counts, wall-clock rounds, the load test, the answer gate.
 //! - [`labs`]: what each lab measures.
 //! - [`report`]: terminal tables and progress.
+//! - [`export`]: the record as Gradescope, GitHub Classroom, JUnit XML and a CSV gradebook.
 
 pub mod build;
 pub mod cli;
 pub mod contain;
 pub mod environment;
+pub mod export;
 pub mod freshness;
 pub mod hints;
 pub mod labs;

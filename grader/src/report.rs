@@ -140,7 +140,8 @@ pub fn lab_table_width(lab: &LabRecord, width: Option<u16>) -> String {
     out
 }
 
-fn status_word(status: Status) -> &'static str {
+/// A lab's status as words: `graded`, `build failed`, `failed`, `not graded`.
+pub fn status_word(status: Status) -> &'static str {
     match status {
         Status::Graded => "graded",
         Status::BuildFailed => "build failed",

@@ -72,3 +72,25 @@ fn the_kit_is_the_one_around_the_current_directory_not_the_one_that_built_the_gr
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains("is not inside the lab kit") && stderr.lines().count() == 1, "{stderr}");
 }
+
+#[test]
+fn an_export_of_something_that_is_not_a_record_is_one_line_and_exit_code_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("notes.json");
+    std::fs::write(&file, "{\"labs\": 3}").unwrap();
+    let path = file.to_str().unwrap();
+    for args in [
+        vec!["export", "junit", path],
+        vec!["export", "gradescope", "/no/such/record.json"],
+        vec!["export", "classroom-output", path, path],
+    ] {
+        let (code, stdout, stderr) = grader(&args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+    let (_, _, stderr) = grader(&["export", "classroom-output", path, path]);
+    assert!(stderr.contains("export classroom-output takes one record, not 2"), "{stderr}");
+    let (_, _, stderr) = grader(&["export", "junit", path]);
+    assert!(stderr.contains("is not a grader record"), "{stderr}");
+}
