@@ -90,8 +90,9 @@ enum Command {
     /// gradescope: Gradescope's autograder results.json; classroom: the
     /// GitHub Classroom autograding result; classroom-output: the
     /// `result=<base64>` line its reporter reads from `$GITHUB_OUTPUT`;
-    /// junit: JUnit XML; csv: a gradebook, a row per record, named by the
-    /// record's file name.
+    /// junit: JUnit XML; markdown: the feedback a student reads (also a
+    /// workflow's step summary); csv: a gradebook, a row per record, named
+    /// by the record's file name.
     Export {
         #[arg(value_enum)]
         format: ExportFormat,
@@ -116,6 +117,7 @@ enum ExportFormat {
     Classroom,
     ClassroomOutput,
     Junit,
+    Markdown,
     Csv,
 }
 
@@ -286,6 +288,7 @@ fn export(
         ExportFormat::Classroom => serde_json::to_string_pretty(&export::classroom(&one()?))? + "\n",
         ExportFormat::ClassroomOutput => export::classroom_output(&one()?),
         ExportFormat::Junit => export::junit(&one()?)?,
+        ExportFormat::Markdown => export::markdown(&one()?),
         ExportFormat::Csv => {
             let mut students = Vec::new();
             for path in records {

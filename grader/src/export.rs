@@ -1,7 +1,8 @@
 //! The result record in the formats of the platforms instructors grade on:
 //! Gradescope's autograder `results.json`, the GitHub Classroom
 //! autograding result (what its grading reporter reads), JUnit XML for any
-//! CI, and a CSV gradebook of several records.
+//! CI, Markdown a student can read (and a workflow's step summary), and a
+//! CSV gradebook of several records.
 //!
 //! Every export is a view of one [`Record`]: it adds nothing the record does
 //! not hold, so a score reads the same everywhere. A lab that was not fully
@@ -369,6 +370,77 @@ pub fn junit(record: &Record) -> anyhow::Result<String> {
 /// carriage return are dropped (escaping is the writer's).
 fn xml_text(text: &str) -> String {
     text.chars().filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r')).collect()
+}
+
+/// A check's mark in Markdown: passed, or not.
+fn mark(check: &Check) -> &'static str {
+    if check.passed { "✅" } else { "❌" }
+}
+
+/// Markdown a table cell can hold: one line, pipes escaped.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', "<br>")
+}
+
+/// The record as Markdown a student can read: each lab's score, each check
+/// with its points, evidence and the command for its next hint, the
+/// measurements against the baseline, and any warning the record carries.
+/// Also a GitHub Actions step summary (`>> "$GITHUB_STEP_SUMMARY"`).
+pub fn markdown(record: &Record) -> String {
+    let mut out = String::new();
+    for warning in warnings(record) {
+        let _ = writeln!(out, "> **{}**\n", cell(&warning));
+    }
+    for lab in &record.labs {
+        let _ = writeln!(out, "## {}: {} / {}\n", lab.title, lab.score, lab.max_score);
+        if let Some(line) = not_graded(lab) {
+            let _ = writeln!(out, "**{}**\n", cell(&line));
+        }
+        let _ = writeln!(out, "| | check | points | evidence |\n|---|---|---:|---|");
+        for check in &lab.checks {
+            let title = if check.bonus { format!("{} (bonus)", check.title) } else { check.title.clone() };
+            let mut evidence = cell(&check.evidence);
+            if let Some(hint) = &check.hint {
+                evidence.push_str(&format!("<br>next hint: `{}`", cell(hint)));
+            }
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} / {} | {} |",
+                mark(check),
+                cell(&title),
+                round2(check.points),
+                round2(check.max_points),
+                evidence
+            );
+        }
+        if !lab.measurements.is_empty() {
+            let _ = writeln!(out, "\n| measurement | baseline | yours | ratio (95% interval) |\n|---|---:|---:|---:|");
+            for m in &lab.measurements {
+                let _ = writeln!(
+                    out,
+                    "| {} ({}) | {} | {} | {}x [{}, {}] |",
+                    cell(&m.id),
+                    cell(&m.unit),
+                    round2(m.baseline),
+                    round2(m.target),
+                    round2(m.ratio),
+                    round2(m.ratio_low),
+                    round2(m.ratio_high)
+                );
+            }
+        }
+        out.push('\n');
+    }
+    let env = &record.environment;
+    let _ = writeln!(
+        out,
+        "seed {} · kit {} · grader {} · {}",
+        env.seed,
+        env.kit_commit.as_deref().unwrap_or("not a git checkout"),
+        env.grader_version,
+        cell(&env.containment)
+    );
+    out
 }
 
 /// A CSV gradebook: one row per student, a column per lab and per check
@@ -752,6 +824,24 @@ mod tests {
         let checks: usize = record.labs.iter().map(|lab| lab.checks.len()).sum();
         assert_eq!(cases, checks + 1, "every check, and the lab that was not graded");
         assert!(texts.contains("<kept> & \"quoted\" [31mred"), "evidence kept, escaped, minus the control character");
+    }
+
+    #[test]
+    fn the_markdown_feedback_has_every_check_its_hint_and_the_warnings() {
+        let mut record = record();
+        record.environment.kit_modified = vec!["labs/demo/rubric.toml".into()];
+        let text = markdown(&record);
+        assert!(text.starts_with("> **KIT MODIFIED"), "{text}");
+        for lab in &record.labs {
+            assert!(text.contains(&format!("## {}: {} / {}", lab.title, lab.score, lab.max_score)), "{text}");
+            for check in &lab.checks {
+                assert!(text.contains(&cell(&check.title)), "{} missing", check.title);
+            }
+        }
+        assert!(text.contains("next hint: `"), "{text}");
+        assert!(text.contains("**Other lab not graded: redis-server is not installed**"), "{text}");
+        // Table rows stay rows: evidence with a pipe or a newline is escaped.
+        assert!(!text.lines().any(|line| line.starts_with("| ") && !line.ends_with(" |")), "{text}");
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! ends. Identical commands (as shown) run once, unless they name a local
 //! address (they ask a running server, whose answers change). Files the
 //! commands write at the kit root (`cg.out`, `cpu.svg`, ...) are removed
-//! afterwards; hint state goes to a scratch folder. `curl`, `jq`, `psql` and
-//! `valgrind` are found, or installed as root on Debian.
+//! afterwards; hint state goes to a scratch folder. `curl`, `jq`, `psql`,
+//! `valgrind` and `python3` are found, or installed as root on Debian.
 //!
 //! A block is run in another form, or not at all, by an HTML comment on the
 //! line before its fence (invisible in the book, visible in the source):
@@ -76,7 +76,7 @@ const LABS_FIRST: &[&str] = &["docs/src/labs/profiling.md", "docs/src/labs/datab
 
 /// Programs the guides use, and the Debian package that has each.
 const TOOLS: &[(&str, &str)] =
-    &[("curl", "curl"), ("jq", "jq"), ("psql", "postgresql-client"), ("valgrind", "valgrind")];
+    &[("curl", "curl"), ("jq", "jq"), ("psql", "postgresql-client"), ("valgrind", "valgrind"), ("python3", "python3")];
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 

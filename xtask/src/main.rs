@@ -10,6 +10,8 @@
 //! cargo xtask numbers [lab...]      # re-measure the numbers quoted in the lab guides
 //! cargo xtask stability --runs 5    # grade the same target N times and report the spread
 //! cargo xtask p99 --runs 5          # repeat grader load on one pair and compare its p99 ratio with wrk's
+//! cargo xtask gradescope --lab profiling  # a Gradescope autograder zip for one lab
+//! cargo xtask platforms             # lint the Classroom workflow and the Gradescope scripts
 //! ```
 
 mod book;
@@ -17,6 +19,7 @@ mod doccmds;
 mod hint;
 mod numbers;
 mod p99;
+mod platforms;
 mod selfcheck;
 mod services;
 mod shell;
@@ -88,6 +91,18 @@ enum Task {
         #[arg(long)]
         noise: bool,
     },
+    /// Build a Gradescope autograder zip for one lab: setup.sh,
+    /// run_autograder and the kit at its commit.
+    Gradescope {
+        #[arg(long)]
+        lab: String,
+        /// Where to write the zip (default: gradescope-<lab>.zip in the kit root).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Lint the grading platforms' files: actionlint on the Classroom
+    /// workflow, shellcheck on the Gradescope scripts.
+    Platforms,
     /// Repeat `grader load` on lab 23's baseline and solution, report the
     /// spread of its p99 ratio and compare it with wrk's on the same mix.
     P99 {
@@ -113,6 +128,8 @@ fn main() -> ExitCode {
         Task::Book => book::build(),
         Task::Hint(args) => hint::run(&args),
         Task::Numbers { labs } => numbers::regenerate(&labs),
+        Task::Gradescope { lab, out } => platforms::bundle(&lab, out),
+        Task::Platforms => platforms::lint(),
         Task::Stability { lab, target, runs, noise } => stability::run(&lab, &target, runs, noise),
         Task::P99 { runs, requests, wrk_seconds } => p99::run(runs, requests, wrk_seconds),
     };
@@ -138,6 +155,7 @@ fn test(with_selfcheck: bool, with_docs: bool) -> anyhow::Result<()> {
     shell::step("clippy", shell::cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     shell::step("tests", shell::cargo(&["test", "--workspace"]))?;
     shell::step_result("book", book::build())?;
+    shell::step_result("the grading platforms' files", platforms::lint())?;
     if with_selfcheck {
         shell::step_result("grader self-check", selfcheck::run(&[]))?;
     }
