@@ -210,6 +210,7 @@ pub async fn build(kit: &Kit, rubric: &Rubric, target: &Target, progress: &Progr
         Target::Solution => kit.root.join(editable.replacen("exercises/", "solutions/", 1)),
         Target::Baseline => kit.root.join("labs").join(&rubric.lab).join("baseline/src"),
     };
+    let lock = BuildLock::acquire(kit, progress).await?;
     progress.phase(format!("building {package} for {} (release)", target.label()));
     let executables =
         cargo_build(kit, &manifest, &build_as, &[package.clone(), format!("{package}-heap")], progress).await?;
@@ -220,11 +221,54 @@ pub async fn build(kit: &Kit, rubric: &Rubric, target: &Target, progress: &Progr
         true => Some(copy_out(&executables, &heap_name, &out)?),
         false => None,
     };
+    drop(lock);
     Ok(Binaries { main, heap, src })
+}
+
+/// Held from before a build until its binaries are copied out, across every
+/// grading that shares the target directory: cargo puts every build of a
+/// package at the same `target/release/<bin>`, and [`crate::freshness`]
+/// cleans another tree's build of a package before building its own, so two
+/// gradings building at once could each be handed the other's binary.
+/// Cargo's own lock covers only the build, not the copy after it.
+#[derive(Debug)]
+pub struct BuildLock {
+    /// Locked while open: closing it (on drop) lets go.
+    _file: std::fs::File,
+}
+
+impl BuildLock {
+    /// Waits (saying so) while another grading holds it. Released on drop.
+    pub async fn acquire(kit: &Kit, progress: &Progress) -> Result<BuildLock, BuildError> {
+        let dir = kit.target_dir.join("grader");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("build.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => return Ok(BuildLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                progress.phase("waiting for another grading's build in this target directory");
+            }
+            Err(std::fs::TryLockError::Error(err)) => {
+                return Err(BuildError::Other(anyhow::Error::new(err).context(format!("locking {}", path.display()))));
+            }
+        }
+        let locked = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .context("waiting for the build lock")?
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(BuildLock { _file: locked })
+    }
 }
 
 /// Builds one trusted tool binary of the kit (e.g. a lab's proxy) in release mode.
 pub async fn build_tool(kit: &Kit, package: &str, bin: &str, progress: &Progress) -> Result<PathBuf, BuildError> {
+    let _lock = BuildLock::acquire(kit, progress).await?;
     progress.phase(format!("building {bin} (release)"));
     let executables = cargo_build(kit, &kit.root.join("Cargo.toml"), package, &[bin.to_string()], progress).await?;
     copy_out(&executables, bin, &kit.target_dir.join("grader").join("bin").join("tools"))
@@ -489,6 +533,28 @@ fn sync_tree(from: &Path, to: &Path, target_dir: &Path, skip: &[&Path], times: T
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Two gradings sharing a target directory never build at once: the
+    /// second waits until the first has copied its binaries out.
+    #[tokio::test]
+    async fn a_second_build_waits_for_the_first_to_let_go_of_the_target_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let kit = Kit { root: dir.path().into(), target_dir: dir.path().join("target"), cargo: "cargo".into() };
+        let progress = Progress::new(true);
+        let first = BuildLock::acquire(&kit, &progress).await.expect("free");
+        let waiting = {
+            let kit = kit.clone();
+            tokio::spawn(async move { BuildLock::acquire(&kit, &Progress::new(true)).await.map(|_| ()) })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "the second build went ahead while the first held the lock");
+        drop(first);
+        tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("the second build goes ahead once the first lets go")
+            .unwrap()
+            .unwrap();
+    }
 
     #[test]
     fn a_compiler_error_becomes_one_line_with_its_place() {
