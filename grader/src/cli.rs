@@ -85,6 +85,30 @@ enum Command {
     },
     /// List the labs the grader knows.
     Labs,
+    /// Grade every submission in a folder, one seed for the batch.
+    ///
+    /// Each entry of the folder is one student: a folder (their copy of
+    /// the kit, their exercises/<lab> folder, or a folder holding src/), a
+    /// git repository, or a .tar.gz. Records, feedback (Markdown), a
+    /// Gradescope results.json and JUnit XML go to <out>/students/<name>/,
+    /// the gradebook to <out>/gradebook.csv. Run again with the same --out,
+    /// it goes on where it stopped.
+    Class {
+        /// The folder of submissions.
+        dir: PathBuf,
+        /// A lab to grade in every submission (repeat for several; every lab when left out).
+        #[arg(long = "lab")]
+        labs: Vec<String>,
+        /// Where the results go (default: <dir>-grades beside the folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seed of the whole batch (default: `GRADER_SEED`, else a fresh one, recorded for a restart).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Add leaderboard entries to each student's Gradescope results.
+        #[arg(long)]
+        leaderboard: bool,
+    },
     /// Turn result records (`grade --json`) into a platform's format.
     ///
     /// gradescope: Gradescope's autograder results.json; classroom: the
@@ -92,7 +116,8 @@ enum Command {
     /// `result=<base64>` line its reporter reads from `$GITHUB_OUTPUT`;
     /// junit: JUnit XML; markdown: the feedback a student reads (also a
     /// workflow's step summary); csv: a gradebook, a row per record, named
-    /// by the record's file name.
+    /// by the record's file name (by its folder for `grader class`'s
+    /// `students/<name>/record.json`).
     Export {
         #[arg(value_enum)]
         format: ExportFormat,
@@ -132,6 +157,11 @@ impl std::fmt::Display for Usage {
 }
 
 impl std::error::Error for Usage {}
+
+/// A usage error (one line, exit code 2) from elsewhere in the grader.
+pub(crate) fn usage(text: String) -> anyhow::Error {
+    Usage(text).into()
+}
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -177,6 +207,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             load_test(&kit, &lab, &target, url.as_deref(), load).await
         }
         Some(Command::Export { .. }) => unreachable!("converted above"),
+        Some(Command::Class { dir, labs, out, seed, leaderboard }) => {
+            if !dir.is_dir() {
+                return Err(Usage(format!("{} is not a folder of submissions", dir.display())).into());
+            }
+            let out = out.unwrap_or_else(|| {
+                let name = dir.file_name().map_or_else(|| "class".into(), |n| n.to_string_lossy().into_owned());
+                dir.with_file_name(format!("{name}-grades"))
+            });
+            let options = crate::class::ClassOptions { dir, labs, out, seed, leaderboard, quiet: cli.quiet };
+            crate::class::run(&kit, options).await
+        }
         Some(Command::Labs) => {
             for lab in kit.labs()? {
                 let rubric = kit.rubric(&lab)?;
@@ -198,7 +239,7 @@ fn resolve_labs(kit: &Kit, lab: Option<String>) -> anyhow::Result<Vec<String>> {
 
 /// `GRADER_SEED`, when set: the seed of every grading that names none (the
 /// kit's own test run sets it, so its gradings share the baseline's counts).
-fn seed_from_env() -> Option<u64> {
+pub(crate) fn seed_from_env() -> Option<u64> {
     std::env::var("GRADER_SEED").ok().and_then(|value| value.trim().parse().ok())
 }
 
@@ -292,8 +333,12 @@ fn export(
         ExportFormat::Csv => {
             let mut students = Vec::new();
             for path in records {
-                let name =
-                    path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
+                // `grader class` keeps `students/<name>/record.json`: the folder names the student.
+                let named =
+                    if path.file_stem().is_some_and(|s| s == "record") { path.parent() } else { Some(path.as_path()) };
+                let name = named
+                    .and_then(|p| p.file_stem())
+                    .map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
                 students.push((name, read_record(path)?));
             }
             export::gradebook(&students)?

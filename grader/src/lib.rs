@@ -16,9 +16,11 @@
 //! - [`measure`]: callgrind counts, dhat counts, wall-clock rounds, the load test, the answer gate.
 //! - [`labs`]: what each lab measures.
 //! - [`report`]: terminal tables and progress.
+//! - [`class`]: `grader class`: every submission in a folder, one seed, resumable.
 //! - [`export`]: the record as Gradescope, GitHub Classroom, JUnit XML and a CSV gradebook.
 
 pub mod build;
+pub mod class;
 pub mod cli;
 pub mod contain;
 pub mod environment;

@@ -196,6 +196,49 @@ pub fn scorecard(record: &Record) -> String {
     )
 }
 
+/// The class at a glance: a row per student, a column per lab (its score,
+/// or why it has none), the total and the grading time; submissions that
+/// could not be read last, with why.
+pub fn class_table(students: &[(String, Record)], unreadable: &[(String, String)]) -> String {
+    let mut labs: Vec<String> = Vec::new();
+    for (_, record) in students {
+        for lab in &record.labs {
+            if !labs.contains(&lab.lab) {
+                labs.push(lab.lab.clone());
+            }
+        }
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    let mut header = vec!["student".to_string()];
+    header.extend(labs.iter().cloned());
+    header.extend(["total".to_string(), "time".to_string()]);
+    table.set_header(header);
+    for (student, record) in students {
+        let mut row = vec![Cell::new(student)];
+        for lab in &labs {
+            row.push(match record.labs.iter().find(|l| l.lab == *lab) {
+                Some(l) if l.status == Status::Graded => Cell::new(score_text(l)).set_alignment(CellAlignment::Right),
+                Some(l) => Cell::new(status_word(l.status)),
+                None => Cell::new(""),
+            });
+        }
+        let total: f64 = record.labs.iter().map(|l| l.score).sum();
+        let seconds: f64 = record.labs.iter().map(|l| l.seconds).sum();
+        row.push(Cell::new(number(total)).set_alignment(CellAlignment::Right));
+        row.push(Cell::new(format!("{seconds:.0} s")).set_alignment(CellAlignment::Right));
+        table.add_row(row);
+    }
+    for (student, why) in unreadable {
+        let mut row = vec![Cell::new(student)];
+        row.extend(labs.iter().map(|_| Cell::new("")));
+        row.push(Cell::new(format!("not graded: {why}")));
+        row.push(Cell::new(""));
+        table.add_row(row);
+    }
+    table.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

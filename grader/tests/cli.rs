@@ -94,3 +94,33 @@ fn an_export_of_something_that_is_not_a_record_is_one_line_and_exit_code_2() {
     let (_, _, stderr) = grader(&["export", "junit", path]);
     assert!(stderr.contains("is not a grader record"), "{stderr}");
 }
+
+#[test]
+fn a_class_needs_a_folder_and_a_restart_keeps_its_seed_and_labs() {
+    let (code, _, stderr) = grader(&["class", "/no/such/class", "--quiet"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("is not a folder of submissions") && stderr.lines().count() == 1, "{stderr}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let class = dir.path().join("class");
+    std::fs::create_dir_all(class.join("ana/src")).unwrap();
+    let out = dir.path().join("grades");
+    std::fs::create_dir_all(&out).unwrap();
+    // The kit's own commit, so only the seed or the labs can make a restart differ.
+    let head = Command::new("git").args(["rev-parse", "HEAD"]).output().expect("git runs");
+    let commit = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    let batch = format!(r#"{{"seed": 1, "labs": ["monitoring"], "kit_commit": {}}}"#, serde_json::json!(commit));
+    std::fs::write(out.join("class.json"), batch).unwrap();
+    let (class, out) = (class.to_str().unwrap(), out.to_str().unwrap());
+    for other in [
+        vec!["class", class, "--lab", "monitoring", "--out", out, "--seed", "2", "--quiet"],
+        vec!["class", class, "--lab", "profiling", "--out", out, "--quiet"],
+    ] {
+        let (code, _, stderr) = grader(&other);
+        assert_eq!(code, Some(2), "{other:?}: {stderr}");
+        assert!(stderr.contains("was graded with seed 1 for labs monitoring"), "{stderr}");
+    }
+    let (code, _, stderr) = grader(&["class", class, "--lab", "astrology", "--out", out, "--quiet"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("unknown lab \"astrology\""), "{stderr}");
+}
