@@ -242,14 +242,19 @@ pub fn junit(record: &Record) -> anyhow::Result<String> {
     use quick_xml::events::{BytesDecl, BytesText, Event};
 
     let warnings = warnings(record);
-    let cases: usize = record.labs.iter().map(|lab| lab.checks.len() + usize::from(lab.status != Status::Graded)).sum();
-    let failures: usize = record.labs.iter().map(|lab| lab.checks.iter().filter(|c| !c.passed).count()).sum();
-    let errors: usize = record.labs.iter().filter(|lab| lab.status != Status::Graded).count() + warnings.len();
+    // Each warning is a case of its own, in error.
+    let (cases, failures, errors) = record
+        .labs
+        .iter()
+        .map(junit_counts)
+        .fold((warnings.len(), 0, warnings.len()), |(cases, failures, errors), (c, f, e)| {
+            (cases + c, failures + f, errors + e)
+        });
     let seconds: f64 = record.labs.iter().map(|lab| lab.seconds).sum();
 
     let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
     writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let (cases, failures, errors) = ((cases + warnings.len()).to_string(), failures.to_string(), errors.to_string());
+    let (cases, failures, errors) = (cases.to_string(), failures.to_string(), errors.to_string());
     let time = format!("{seconds:.3}");
     writer
         .create_element("testsuites")
@@ -291,9 +296,8 @@ pub fn junit(record: &Record) -> anyhow::Result<String> {
                     })?;
             }
             for lab in &record.labs {
-                let tests = (lab.checks.len() + usize::from(lab.status != Status::Graded)).to_string();
-                let failed = lab.checks.iter().filter(|c| !c.passed).count().to_string();
-                let errored = usize::from(lab.status != Status::Graded).to_string();
+                let (tests, failed, errored) = junit_counts(lab);
+                let (tests, failed, errored) = (tests.to_string(), failed.to_string(), errored.to_string());
                 let time = format!("{:.3}", lab.seconds);
                 let name = format!("{} ({})", lab.title, lab.target);
                 let classname = format!("grader.{}", lab.lab);
@@ -364,6 +368,13 @@ pub fn junit(record: &Record) -> anyhow::Result<String> {
     let mut xml = String::from_utf8(writer.into_inner())?;
     xml.push('\n');
     Ok(xml)
+}
+
+/// A lab's JUnit suite counts: cases (a check each, and one for a lab not
+/// fully graded), failures (checks not passed) and errors (that one case).
+fn junit_counts(lab: &LabRecord) -> (usize, usize, usize) {
+    let not_graded = usize::from(lab.status != Status::Graded);
+    (lab.checks.len() + not_graded, lab.checks.iter().filter(|c| !c.passed).count(), not_graded)
 }
 
 /// Text XML 1.0 may hold: control characters other than tab, newline and

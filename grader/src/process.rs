@@ -108,6 +108,13 @@ impl Server {
     }
 }
 
+/// Reads `pipe` to its end in the background and drops what it reads.
+fn drain(mut pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static) {
+    tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut pipe, &mut tokio::io::sink()).await;
+    });
+}
+
 /// Starts a driver's `serve` command and waits for its [`lab_protocol::Listening`]
 /// line: an address, or a Unix socket in `cell` (named as the driver sees it).
 pub async fn serve(mut command: Command, limit: Duration, cell: Cell) -> Result<Server, RunError> {
@@ -130,17 +137,9 @@ pub async fn serve(mut command: Command, limit: Duration, cell: Cell) -> Result<
             // Read whatever the service prints from now on, and drop it: a pipe
             // nobody reads fills up, and a service that prints (the lab 26
             // baseline's order lines) would then block on its next print.
-            let stdout = lines.into_inner();
-            let stderr = child.stderr.take();
-            tokio::spawn(async move {
-                let mut sink = tokio::io::sink();
-                let mut stdout = stdout;
-                let _ = tokio::io::copy(&mut stdout, &mut sink).await;
-            });
-            if let Some(mut stderr) = stderr {
-                tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
-                });
+            drain(lines.into_inner());
+            if let Some(stderr) = child.stderr.take() {
+                drain(stderr);
             }
             Ok(Server { url, client, _child: child, cell })
         }

@@ -280,7 +280,7 @@ fn missing_packages(path: &std::ffi::OsStr) -> Vec<&'static str> {
         ("prometheus-alertmanager", "prometheus-alertmanager"),
     ]
     .into_iter()
-    .filter(|(program, _)| !std::env::split_paths(path).any(|dir| dir.join(program).is_file()))
+    .filter(|(program, _)| find_in(path, program).is_none())
     .map(|(_, package)| package)
     .collect();
     packages.dedup();
@@ -289,7 +289,12 @@ fn missing_packages(path: &std::ffi::OsStr) -> Vec<&'static str> {
 
 /// `name` in a folder of the `PATH`.
 fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|dir| dir.join(name)).find(|p| p.is_file())
+    find_in(&std::env::var_os("PATH").unwrap_or_default(), name)
+}
+
+/// `name` in a folder of `path` (a `PATH` value).
+fn find_in(path: &std::ffi::OsStr, name: &str) -> Option<PathBuf> {
+    std::env::split_paths(path).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
 /// A check's report as a count of failures, the first few named, notes after.
