@@ -48,6 +48,57 @@ pub struct LabRecord {
     pub measurements: Vec<Measurement>,
     /// Seconds this lab took to grade.
     pub seconds: f64,
+    /// A pprof flamegraph of the target's hottest workload, when the lab
+    /// takes one and the target passed the gate (for the feedback page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flamegraph: Option<Flamegraph>,
+}
+
+/// A flamegraph of one workload run by the target's driver, sampled by pprof.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flamegraph {
+    /// The workload profiled, and how (`cpu, 20 repeats at 199 Hz`).
+    pub workload: String,
+    /// The SVG as pprof's flamegraph writer made it (interactive in a browser).
+    pub svg: String,
+}
+
+/// The per-request values behind a timed measurement, for plots: each
+/// side's 0th, 1st, ..., 100th percentile.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Distribution {
+    /// What one value is (`latency of one product lookup while batches are signed`).
+    pub what: String,
+    pub unit: String,
+    pub baseline: Vec<f64>,
+    pub target: Vec<f64>,
+}
+
+impl Distribution {
+    /// The percentiles of each side's values (empty sides stay empty).
+    pub fn of(what: &str, unit: &str, baseline: &[f64], target: &[f64]) -> Distribution {
+        Distribution {
+            what: what.into(),
+            unit: unit.into(),
+            baseline: percentiles(baseline),
+            target: percentiles(target),
+        }
+    }
+}
+
+/// The 101 percentiles (nearest rank) of `values`, or nothing for no values.
+fn percentiles(values: &[f64]) -> Vec<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.is_empty() {
+        return Vec::new();
+    }
+    (0..=100)
+        .map(|p| {
+            let rank = (p as f64 / 100.0 * sorted.len() as f64).ceil() as usize;
+            sorted[rank.clamp(1, sorted.len()) - 1]
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,6 +144,9 @@ pub struct Measurement {
     pub ratio_high: f64,
     /// Paired rounds behind the ratio (1 for exact counts).
     pub samples: usize,
+    /// The per-request values behind a timed measurement, when it has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<Distribution>,
 }
 
 impl Measurement {
@@ -119,7 +173,13 @@ impl Measurement {
             ratio_low: ratio.low,
             ratio_high: ratio.high,
             samples,
+            distribution: None,
         }
+    }
+
+    /// The same measurement with the per-request values behind it.
+    pub fn with_distribution(self, distribution: Distribution) -> Measurement {
+        Measurement { distribution: Some(distribution), ..self }
     }
 
     /// Exact counts: one sample, and a ratio with no spread (the target floored at 1).
@@ -165,5 +225,20 @@ impl LabRecord {
 
     pub fn measurement(&self, id: &str) -> Option<&Measurement> {
         self.measurements.iter().find(|m| m.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_run_from_the_least_to_the_greatest_value_by_nearest_rank() {
+        let values: Vec<f64> = (1..=200).rev().map(f64::from).collect();
+        let d = Distribution::of("a lookup", "ms", &values, &[]);
+        assert_eq!(d.baseline.len(), 101);
+        assert_eq!((d.baseline[0], d.baseline[50], d.baseline[99], d.baseline[100]), (1.0, 100.0, 198.0, 200.0));
+        assert!(d.target.is_empty());
+        assert_eq!(Distribution::of("one", "ms", &[7.0], &[f64::NAN, 3.0]).target, vec![3.0; 101]);
     }
 }

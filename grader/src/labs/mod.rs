@@ -192,6 +192,7 @@ fn record(
         checks,
         measurements,
         seconds: 0.0,
+        flamegraph: None,
     }
 }
 
