@@ -15,6 +15,7 @@
 //! - [`process`]: child processes with timeouts and one-line failure reasons.
 //! - [`measure`]: callgrind counts, dhat counts, wall-clock rounds, the load test, the answer gate.
 //! - [`labs`]: what each lab measures.
+//! - [`flamegraph`]: a target's sampled stacks, checked and drawn as a flamegraph.
 //! - [`report`]: terminal tables and progress.
 //! - [`class`]: `grader class`: every submission in a folder, one seed, resumable.
 //! - [`export`]: the record as Gradescope, GitHub Classroom, JUnit XML and a CSV gradebook.
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod contain;
 pub mod environment;
 pub mod export;
+pub mod flamegraph;
 pub mod freshness;
 pub mod hints;
 pub mod labs;

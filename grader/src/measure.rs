@@ -311,10 +311,23 @@ pub async fn gate(
     workload: &str,
     requests: usize,
 ) -> Result<(usize, Option<Difference>), (bool, RunError)> {
-    let (want, got) = tokio::join!(
-        digests(jail, baseline, data, workload, requests),
-        digests(jail, target, data, workload, requests)
-    );
+    // Both run at once; once the baseline is done, the target has the
+    // measured runs' limit scaled from it, so a target that hangs costs a
+    // minute or so, not the whole run limit.
+    let started = std::time::Instant::now();
+    let want = digests(jail, baseline, data, workload, requests);
+    let got = digests(jail, target, data, workload, requests);
+    tokio::pin!(want, got);
+    let (want, got) = tokio::select! {
+        want = &mut want => {
+            let limit = scaled_limit(started.elapsed());
+            let got = tokio::time::timeout_at((started + limit).into(), &mut got)
+                .await
+                .unwrap_or(Err(RunError::Timeout(limit)));
+            (want, got)
+        }
+        got = &mut got => (want.await, got),
+    };
     let want = want.map_err(|e| (true, e))?;
     let got = got.map_err(|e| (false, e))?;
     let Some(i) = first_mismatch(&want, &got) else {

@@ -69,7 +69,14 @@ pub async fn run_with_input(mut command: Command, limit: Duration, input: Option
 
 /// The line a person needs from a failed run's stderr: the panic, else the last line.
 pub fn failure_reason(stderr: &str, code: Option<i32>) -> String {
-    let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    // Rust's notes on how to see a backtrace name nothing that went wrong.
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE") && !l.starts_with("note: Some details")
+        })
+        .collect();
     if let Some(i) = lines.iter().position(|line| line.contains("panicked at")) {
         let place = lines[i].split_once("panicked at ").map_or(lines[i], |(_, rest)| rest).trim_end_matches(':');
         let message = lines.get(i + 1).copied().unwrap_or("");
@@ -80,6 +87,10 @@ pub fn failure_reason(stderr: &str, code: Option<i32>) -> String {
             Some(request) => format!("{reason} (answering {request})"),
             None => reason,
         };
+    }
+    // Rust's message when an allocation fails (the sandbox's address-space limit, say).
+    if let Some(line) = lines.iter().find(|line| line.starts_with("memory allocation of")) {
+        return format!("ran out of memory: {line}");
     }
     match (lines.last(), code) {
         (Some(last), _) => (*last).to_string(),
@@ -251,5 +262,11 @@ mod tests {
         let mut command = Command::new("sh");
         command.args(["-c", "echo working; echo 'error: no data' >&2; exit 4"]);
         assert_eq!(run(command, Duration::from_secs(10)).await.unwrap_err(), RunError::Failed("error: no data".into()));
+    }
+
+    #[test]
+    fn an_abort_is_named_by_its_message_not_by_rusts_note_on_backtraces() {
+        let stderr = "memory allocation of 268435456 bytes failed\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(failure_reason(stderr, None), "ran out of memory: memory allocation of 268435456 bytes failed");
     }
 }

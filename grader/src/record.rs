@@ -57,9 +57,10 @@ pub struct LabRecord {
 /// A flamegraph of one workload run by the target's driver, sampled by pprof.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Flamegraph {
-    /// The workload profiled, and how (`cpu, 20 repeats at 199 Hz`).
+    /// The workload profiled, and how.
     pub workload: String,
-    /// The SVG as pprof's flamegraph writer made it (interactive in a browser).
+    /// The SVG the grader drew (inferno) from the stacks pprof sampled in
+    /// the target's run; interactive in a browser.
     pub svg: String,
 }
 

@@ -15,6 +15,7 @@
 //! ```
 
 mod book;
+mod classcheck;
 mod doccmds;
 mod hint;
 mod numbers;
@@ -54,6 +55,10 @@ enum Task {
         /// Only these labs (e.g. `profiling`); all when none.
         labs: Vec<String>,
     },
+    /// The acceptance batch of `grader class`: a class of lab 23 submissions,
+    /// hostile ones included, graded in one batch and checked against the
+    /// scores and reasons `labs/profiling/fixtures/class.toml` expects.
+    Classcheck,
     /// Run the shell commands the README and the guides show (or list how each block runs).
     Docs {
         /// Only files whose path contains one of these (e.g. `profiling`).
@@ -122,6 +127,7 @@ fn main() -> ExitCode {
     let result = match cli.task {
         Task::Test { no_selfcheck, no_docs } => test(!no_selfcheck, !no_docs),
         Task::Selfcheck { labs } => services::ensure_all().and_then(|()| selfcheck::run(&labs)),
+        Task::Classcheck => services::ensure_all().and_then(|()| classcheck::run()),
         Task::Docs { files, list } => docs(&files, list),
         Task::Grade { args } => grade(&args),
         Task::Services { action } => services::run(action),
@@ -158,6 +164,7 @@ fn test(with_selfcheck: bool, with_docs: bool) -> anyhow::Result<()> {
     shell::step_result("the grading platforms' files", platforms::lint())?;
     if with_selfcheck {
         shell::step_result("grader self-check", selfcheck::run(&[]))?;
+        shell::step_result("a class graded in one batch", classcheck::run())?;
     }
     if with_docs {
         shell::step_result("the docs' shell commands", doccmds::run(&[]))?;

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use super::{Context, Findings, build_baseline, build_target, not_graded, score, unscored};
 use crate::build::{self, Binaries, Target};
 use crate::process::RunError;
-use crate::record::{LabRecord, Measurement, Status};
+use crate::record::{Flamegraph, LabRecord, Measurement, Status};
 use crate::rubric::Rubric;
 
 /// Why grading stopped before scoring, and whose fault it was.
@@ -101,6 +101,19 @@ pub trait Method {
         prepared: &Self::Prepared,
     ) -> Result<Vec<Measurement>, Stop>;
 
+    /// A flamegraph of the target's hottest workload for the feedback page,
+    /// after a passed gate and the measurements (which may say which
+    /// workload costs most). Scores nothing; `Err` says why there is none.
+    async fn flamegraph(
+        _ctx: &Context<'_>,
+        _settings: &Self::Settings,
+        _sides: &Sides,
+        _prepared: &Self::Prepared,
+        _measurements: &[Measurement],
+    ) -> Result<Option<Flamegraph>, String> {
+        Ok(None)
+    }
+
     /// Releases what `prepare` made; runs whatever happened after it.
     async fn cleanup(_ctx: &Context<'_>, _sides: &Sides, _prepared: Self::Prepared) {}
 }
@@ -140,15 +153,23 @@ pub async fn grade<M: Method>(ctx: &Context<'_>, rubric: &Rubric, target: &Targe
     let findings = async {
         let mut findings =
             Findings { gate: Some(M::gate(ctx, &settings, &sides, &prepared).await?), ..Findings::default() };
+        let mut flamegraph = None;
         if matches!(findings.gate, Some(Ok(_))) {
             findings.measurements = M::measure(ctx, &settings, &sides, &tools, &prepared).await?;
+            flamegraph = match M::flamegraph(ctx, &settings, &sides, &prepared, &findings.measurements).await {
+                Ok(flamegraph) => flamegraph,
+                Err(reason) => {
+                    ctx.progress.detail(format!("no flamegraph for the feedback page: {reason}"));
+                    None
+                }
+            };
         }
-        Ok::<Findings, Stop>(findings)
+        Ok::<(Findings, Option<Flamegraph>), Stop>((findings, flamegraph))
     }
     .await;
     M::cleanup(ctx, &sides, prepared).await;
     match findings {
-        Ok(findings) => score(rubric, target, findings),
+        Ok((findings, flamegraph)) => LabRecord { flamegraph, ..score(rubric, target, findings) },
         Err(stop) => stop.record(rubric, target),
     }
 }

@@ -15,7 +15,7 @@ use crate::contain::{Jail, Net};
 use crate::measure::load::WireReq;
 use crate::measure::{self, data_args};
 use crate::process::{self, RunError};
-use crate::record::Measurement;
+use crate::record::{Distribution, Flamegraph, Measurement};
 use crate::rubric::{MethodKind, Rubric};
 use crate::stats::{Interval, median_interval, pairwise_ratios};
 
@@ -110,6 +110,49 @@ impl Method for Profiling {
         }
         Ok(measurements)
     }
+
+    async fn flamegraph(
+        ctx: &Context<'_>,
+        w: &Settings,
+        sides: &Sides,
+        _gated: &Vec<String>,
+        measurements: &[Measurement],
+    ) -> Result<Option<Flamegraph>, String> {
+        flamegraph(ctx, w, &sides.target, measurements).await
+    }
+}
+
+/// Instructions (or nanoseconds, without valgrind) a flamegraph's run should
+/// take in all: about two seconds, some 200 samples at 99 Hz.
+const FLAMEGRAPH_BUDGET: f64 = 2.0e9;
+
+/// A pprof flamegraph of the target's year-long reports (its costliest
+/// requests in every version), for the feedback page: as many repeats of
+/// the counted run as fill about two seconds, judged from its measured cost.
+async fn flamegraph(
+    ctx: &Context<'_>,
+    w: &Settings,
+    target: &build::Binaries,
+    measurements: &[Measurement],
+) -> Result<Option<Flamegraph>, String> {
+    let Some(year) = measurements.iter().find(|m| m.id == "instructions_per_year_long_report") else {
+        return Ok(None);
+    };
+    let requests = w.reports.max(1);
+    let repeat = (FLAMEGRAPH_BUDGET / (year.target.max(1.0) * requests as f64)).clamp(1.0, 5_000.0) as usize;
+    ctx.progress.phase(format!("profiling the target's year-long reports for its flamegraph ({repeat} x {requests})"));
+    let cell = measure::cell(ctx.jail).map_err(|e| e.to_string())?;
+    let mut args = vec!["run".to_string()];
+    args.extend(data_args(run_seed(ctx.seed, 1), &w.size));
+    args.extend(["--workload".into(), "year".into(), "--totals-only".into()]);
+    args.extend(["--requests".into(), requests.to_string(), "--repeat".into(), repeat.to_string()]);
+    args.extend(["--stacks".into(), cell.inside("stacks.txt").display().to_string()]);
+    let command = measure::contained(ctx.jail, &cell, &Net::None, &target.main, &args, measure::RUN_LIMIT)
+        .map_err(|e| e.to_string())?;
+    process::run(command, measure::RUN_LIMIT).await.map_err(|e| format!("the profiled run {e}"))?;
+    let workload = format!("year-long reports, {requests} requests x {repeat}, sampled at 99 Hz");
+    let svg = crate::flamegraph::draw(&cell.outside("stacks.txt"), &format!("The target's {workload}"))?;
+    Ok(Some(Flamegraph { workload, svg }))
 }
 
 /// The seed of the `run`th kind of measured run of a grading on `seed`
@@ -537,7 +580,16 @@ async fn blocking(
             )));
         }
     }
-    let (base, tgt): (Vec<f64>, Vec<f64>) = pairs.into_iter().map(|((b, _), (t, _))| (b, t)).unzip();
+    let median = |latencies: &[f64]| crate::stats::median(latencies);
+    let base: Vec<f64> = pairs.iter().map(|((b, _), _)| median(b)).collect();
+    let tgt: Vec<f64> = pairs.iter().map(|(_, (t, _))| median(t)).collect();
+    let every = |side: fn(&Pair) -> &Vec<f64>| pairs.iter().flat_map(side).copied().collect::<Vec<f64>>();
+    let distribution = Distribution::of(
+        "latency of one product lookup while receipted batches are signed (every round)",
+        "ms",
+        &every(|((b, _), _)| b),
+        &every(|(_, (t, _))| t),
+    );
     // Scored as a share: how long a target's lookup waits, at most, for each
     // millisecond a baseline's waits (the conservative end of the interval).
     // A lookup either waits for the signing or it does not, so the rubric
@@ -557,12 +609,15 @@ async fn blocking(
         1.0 / ratio.low.max(f64::MIN_POSITIVE),
         ratio,
         rounds,
-    ))
+    )
+    .with_distribution(distribution))
 }
 
+/// One round's lookups on each side: every lookup's latency in ms, and its answer.
+type Pair = ((Vec<f64>, Vec<(u16, serde_json::Value)>), (Vec<f64>, Vec<(u16, serde_json::Value)>));
+
 /// Keeps `signers` receipted batches in flight while `probes` lookups are
-/// sent one after another; the lookups' median latency in ms, and each
-/// lookup's status and body.
+/// sent one after another; each lookup's latency in ms, and its status and body.
 async fn lookups_while_signing(
     client: &reqwest::Client,
     url: &str,
@@ -570,7 +625,7 @@ async fn lookups_while_signing(
     lookups: &[WireReq],
     signers: usize,
     probes: usize,
-) -> Result<(f64, Vec<(u16, serde_json::Value)>), String> {
+) -> Result<(Vec<f64>, Vec<(u16, serde_json::Value)>), String> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::with_capacity(signers);
     for first in 0..signers {
@@ -630,6 +685,6 @@ async fn lookups_while_signing(
     }
     match failure {
         Some(err) => Err(err),
-        None => Ok((crate::stats::median(&latencies), answers)),
+        None => Ok((latencies, answers)),
     }
 }

@@ -236,6 +236,10 @@ enum Command<L: Lab> {
         /// Sample the run with pprof (99 Hz) and write a flamegraph SVG here.
         #[arg(long)]
         flamegraph: Option<PathBuf>,
+        /// Sample the run with pprof (99 Hz) and write its stacks here in the
+        /// collapsed format flamegraph tools read: `frame;frame;... samples`, a line each.
+        #[arg(long)]
+        stacks: Option<PathBuf>,
         /// Send the workload this many times (a longer run gives a fuller profile).
         #[arg(long, default_value_t = 1)]
         repeat: usize,
@@ -402,6 +406,7 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
             warmup,
             responses,
             flamegraph,
+            stacks,
             repeat,
             totals_only,
         } => {
@@ -435,15 +440,15 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
                 send_numbered(&router, req, i).await;
             }
             let counted = &list[warmup..];
-            let profiler = match &flamegraph {
-                Some(_) => Some(
+            let profiler = match flamegraph.is_some() || stacks.is_some() {
+                true => Some(
                     pprof::ProfilerGuardBuilder::default()
                         .frequency(99)
                         .blocklist(&["libc", "libgcc", "pthread", "vdso"])
                         .build()
                         .context("starting pprof")?,
                 ),
-                None => None,
+                false => None,
             };
             let sent = counted.len() * repeat.max(1);
             let mut per_request = Vec::with_capacity(if totals_only { 0 } else { sent });
@@ -476,11 +481,17 @@ async fn run_cli<L: Lab>(cli: Cli<L>, service: L::Service) -> anyhow::Result<()>
             }
             let elapsed = started.elapsed();
             requests_answered();
-            if let (Some(guard), Some(path)) = (profiler, &flamegraph) {
+            if let Some(guard) = profiler {
                 let report = guard.report().build().context("building the profile")?;
-                let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-                report.flamegraph(file).context("writing the flamegraph")?;
-                eprintln!("flamegraph written to {}", path.display());
+                if let Some(path) = &flamegraph {
+                    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+                    report.flamegraph(file).context("writing the flamegraph")?;
+                    eprintln!("flamegraph written to {}", path.display());
+                }
+                if let Some(path) = &stacks {
+                    std::fs::write(path, collapsed_stacks(&report))
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
             }
             if let Some(mut out) = out {
                 out.flush()?;
@@ -581,4 +592,20 @@ fn run_heap<L: HeapLab>(runtime: &tokio::runtime::Runtime, cli: HeapCli<L>, serv
         eprintln!("dhat profile written to {}; open it with dh_view.html", path.display());
     }
     Ok(())
+}
+
+/// A pprof report in the collapsed format (`thread;outer;...;inner samples`,
+/// a line each, sorted), as pprof's own flamegraph writer builds its lines.
+fn collapsed_stacks(report: &pprof::Report) -> String {
+    let mut lines: Vec<String> = report
+        .data
+        .iter()
+        .map(|(frames, samples)| {
+            let mut names = vec![frames.thread_name_or_id()];
+            names.extend(frames.frames.iter().rev().flat_map(|frame| frame.iter().rev().map(|s| s.to_string())));
+            format!("{} {samples}", names.join(";"))
+        })
+        .collect();
+    lines.sort();
+    lines.iter().map(|line| format!("{line}\n")).collect()
 }
