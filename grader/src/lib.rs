@@ -19,6 +19,7 @@
 //! - [`report`]: terminal tables and progress.
 //! - [`class`]: `grader class`: every submission in a folder, one seed, resumable.
 //! - [`export`]: the record as Gradescope, GitHub Classroom, JUnit XML and a CSV gradebook.
+//! - [`pages`]: HTML pages with charts: a student's feedback page, the class page.
 
 pub mod build;
 pub mod class;
@@ -31,6 +32,7 @@ pub mod freshness;
 pub mod hints;
 pub mod labs;
 pub mod measure;
+pub mod pages;
 pub mod process;
 pub mod provenance;
 pub mod record;
