@@ -12,6 +12,11 @@
 //! stopped; the gradebook is written from every record at the end. One
 //! student's broken or hostile submission is that student's record, never
 //! the end of the batch.
+//!
+//! Before the students, the kit's solution of each lab is graded once on the
+//! batch's seed (`reference/<lab>.json`, kept on a restart like a
+//! student's record) so that each student's feedback page can draw it
+//! beside theirs; `class.html` shows the whole batch.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -22,8 +27,10 @@ use futures_util::FutureExt as _;
 use crate::build::{Kit, Target};
 use crate::export::{self, GradescopeOptions, Visibility};
 use crate::labs::{self, Context};
-use crate::record::{LabRecord, Record};
+use crate::pages;
+use crate::record::{LabRecord, Record, Status};
 use crate::report::Progress;
+use crate::rubric::Rubric;
 
 /// Most bytes a `.tar.gz` submission may unpack to.
 const UNPACKED_LIMIT: u64 = 256 << 20;
@@ -182,6 +189,70 @@ fn kept(path: &Path, seed: u64) -> Option<Record> {
     (record.environment.seed == seed).then_some(record)
 }
 
+/// Grades `target` on one lab; a panic of the grader's own is that lab's
+/// record (the batch goes on).
+async fn grade_caught(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRecord {
+    match std::panic::AssertUnwindSafe(labs::grade(ctx, rubric, target)).catch_unwind().await {
+        Ok(lab_record) => lab_record,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            labs::unscored(rubric, target, Status::Failed, format!("the grader failed on this submission: {what}"))
+        }
+    }
+}
+
+/// The solution's record of each lab, graded on the batch's seed unless an
+/// earlier run of the batch kept one (a record not fully graded is graded again).
+async fn reference(
+    ctx: &Context<'_>,
+    labs: &[String],
+    dir: &Path,
+    environment: &crate::record::Environment,
+) -> anyhow::Result<Vec<Record>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut records = Vec::new();
+    for lab in labs {
+        let path = dir.join(format!("{}.json", pages::file_part(lab)));
+        let graded = |record: &Record| record.labs.iter().all(|l| l.status == Status::Graded);
+        if let Some(record) = kept(&path, ctx.seed).filter(graded) {
+            eprintln!("class: reference: the solution of {lab} kept from an earlier run");
+            records.push(record);
+            continue;
+        }
+        let rubric = ctx.kit.rubric(lab)?;
+        eprintln!(
+            "class: reference: grading the solution of {lab} on seed {} for the feedback pages' charts (one more grading per lab)",
+            ctx.seed
+        );
+        ctx.progress.phase(format!("reference: {} (solution)", rubric.title));
+        let lab_record = grade_caught(ctx, &rubric, &Target::Solution).await;
+        ctx.progress.finish();
+        if lab_record.status != Status::Graded {
+            eprintln!(
+                "class: reference: the solution of {lab} {}: {}; the charts go without it",
+                crate::report::status_word(lab_record.status),
+                lab_record.reason.as_deref().unwrap_or("no reason recorded")
+            );
+        }
+        let record = Record { labs: vec![lab_record], environment: environment.clone() };
+        write(&path, &(serde_json::to_string_pretty(&record)? + "\n"))?;
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// Writes a student's feedback page and the flamegraphs beside it into `folder`.
+fn write_feedback(folder: &Path, student: &str, record: &Record, reference: &[Record]) -> anyhow::Result<()> {
+    for (name, text) in pages::feedback::files(record, reference, &format!("Feedback: {student}"))? {
+        write(&folder.join(name), &text)?;
+    }
+    Ok(())
+}
+
 /// Grades every submission in `options.dir`; see the module's documentation.
 pub async fn run(kit: &Kit, options: ClassOptions) -> anyhow::Result<()> {
     let known = kit.labs()?;
@@ -235,6 +306,7 @@ pub async fn run(kit: &Kit, options: ClassOptions) -> anyhow::Result<()> {
         batch.seed,
         out.display()
     );
+    let reference = reference(&ctx, &labs, &out.join("reference"), &environment).await?;
 
     let started = Instant::now();
     let mut graded_here = 0u32;
@@ -243,6 +315,8 @@ pub async fn run(kit: &Kit, options: ClassOptions) -> anyhow::Result<()> {
         let folder = out.join("students").join(&submission.student);
         let record_path = folder.join("record.json");
         if let Some(record) = kept(&record_path, batch.seed) {
+            // Written again: the page may be older than this grader, or the solution's record newer.
+            write_feedback(&folder, &submission.student, &record, &reference)?;
             eprintln!(
                 "class: [{}/{total}] {}: kept from an earlier run: {}",
                 i + 1,
@@ -276,27 +350,7 @@ pub async fn run(kit: &Kit, options: ClassOptions) -> anyhow::Result<()> {
                         rubric.editable.exercise.trim_end_matches("/src")
                     ),
                 ),
-                Some(found) => {
-                    let target = Target::Submission(found.canonicalize()?);
-                    // A fault of the grader's own on one submission is that
-                    // submission's record; the batch goes on.
-                    match std::panic::AssertUnwindSafe(labs::grade(&ctx, &rubric, &target)).catch_unwind().await {
-                        Ok(lab_record) => lab_record,
-                        Err(panic) => {
-                            let what = panic
-                                .downcast_ref::<String>()
-                                .cloned()
-                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                                .unwrap_or_default();
-                            labs::unscored(
-                                &rubric,
-                                &target,
-                                crate::record::Status::Failed,
-                                format!("the grader failed on this submission: {what}"),
-                            )
-                        }
-                    }
-                }
+                Some(found) => grade_caught(&ctx, &rubric, &Target::Submission(found.canonicalize()?)).await,
             };
             record.labs.push(lab_record);
         }
@@ -307,6 +361,7 @@ pub async fn run(kit: &Kit, options: ClassOptions) -> anyhow::Result<()> {
             &(serde_json::to_string_pretty(&export::gradescope(&record, gradescope))? + "\n"),
         )?;
         write(&folder.join("junit.xml"), &export::junit(&record)?)?;
+        write_feedback(&folder, &submission.student, &record, &reference)?;
         write(&record_path, &(serde_json::to_string_pretty(&record)? + "\n"))?;
         graded_here += 1;
         eprintln!("class: [{}/{total}] {}: {}", i + 1, submission.student, summary(&record.labs));
@@ -320,17 +375,25 @@ pub async fn run(kit: &Kit, options: ClassOptions) -> anyhow::Result<()> {
         }
     }
     write(&out.join("gradebook.csv"), &export::gradebook(&students)?)?;
+    let class = pages::class::Class {
+        students: &students,
+        unreadable: &problems,
+        reference: &reference,
+        leaderboard: options.leaderboard,
+    };
+    write(&out.join(pages::class::PAGE), &pages::class::html(&class)?)?;
     for (student, problem) in &problems {
         eprintln!("class: {student}: not graded: {problem}");
     }
     println!("{}", crate::report::class_table(&students, &problems));
     eprintln!(
-        "class: {} graded in this run ({:.0} s), {} kept, {} unreadable; gradebook {}",
+        "class: {} graded in this run ({:.0} s), {} kept, {} unreadable; gradebook {}, class page {}",
         graded_here,
         started.elapsed().as_secs_f64(),
         students.len() - graded_here as usize,
         problems.len(),
-        out.join("gradebook.csv").display()
+        out.join("gradebook.csv").display(),
+        out.join(pages::class::PAGE).display()
     );
     Ok(())
 }
@@ -339,7 +402,7 @@ pub async fn run(kit: &Kit, options: ClassOptions) -> anyhow::Result<()> {
 fn summary(labs: &[LabRecord]) -> String {
     labs.iter()
         .map(|lab| match lab.status {
-            crate::record::Status::Graded => format!("{} {} / {}", lab.lab, lab.score, lab.max_score),
+            Status::Graded => format!("{} {} / {}", lab.lab, lab.score, lab.max_score),
             status => format!("{} {}", lab.lab, crate::report::status_word(status)),
         })
         .collect::<Vec<_>>()

@@ -92,7 +92,9 @@ enum Command {
     /// git repository, or a .tar.gz. Records, feedback (Markdown), a
     /// Gradescope results.json and JUnit XML go to <out>/students/<name>/,
     /// the gradebook to <out>/gradebook.csv. Run again with the same --out,
-    /// it goes on where it stopped.
+    /// it goes on where it stopped. The solution of each lab is graded once
+    /// per batch (kept in <out>/reference/) for the charts of each
+    /// student's feedback.html; <out>/class.html shows the whole batch.
     Class {
         /// The folder of submissions.
         dir: PathBuf,
@@ -105,7 +107,8 @@ enum Command {
         /// Seed of the whole batch (default: `GRADER_SEED`, else a fresh one, recorded for a restart).
         #[arg(long)]
         seed: Option<u64>,
-        /// Add leaderboard entries to each student's Gradescope results.
+        /// Rank students by speedup: leaderboard entries in each student's
+        /// Gradescope results and a leaderboard on the class page.
         #[arg(long)]
         leaderboard: bool,
     },
@@ -115,18 +118,24 @@ enum Command {
     /// GitHub Classroom autograding result; classroom-output: the
     /// `result=<base64>` line its reporter reads from `$GITHUB_OUTPUT`;
     /// junit: JUnit XML; markdown: the feedback a student reads (also a
-    /// workflow's step summary); csv: a gradebook, a row per record, named
-    /// by the record's file name (by its folder for `grader class`'s
-    /// `students/<name>/record.json`).
+    /// workflow's step summary); html: the feedback page with charts,
+    /// feedback.html and a flamegraph-<lab>.svg per lab that took one, in
+    /// the folder --out names (default: the record's); csv: a gradebook, a
+    /// row per record, named by the record's file name (by its folder for
+    /// `grader class`'s `students/<name>/record.json`).
     Export {
         #[arg(value_enum)]
         format: ExportFormat,
         /// Result records; every format but csv takes exactly one.
         #[arg(required = true)]
         records: Vec<PathBuf>,
-        /// Write here instead of standard output.
+        /// Write here instead of standard output (html: the folder for the page).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// html: a record of the solution (`grade --target solution --json`)
+        /// to draw beside the baseline and the student's (repeat for several labs).
+        #[arg(long)]
+        reference: Vec<PathBuf>,
         /// Gradescope: who sees the tests and the result.
         #[arg(long, value_enum, default_value = "visible")]
         visibility: crate::export::Visibility,
@@ -143,6 +152,7 @@ enum ExportFormat {
     ClassroomOutput,
     Junit,
     Markdown,
+    Html,
     Csv,
 }
 
@@ -188,8 +198,14 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Some(Command::Export { format, records, out, visibility, leaderboard }) = cli.command {
+    if let Some(Command::Export { format, records, out, reference, visibility, leaderboard }) = cli.command {
         // Records are read as they are: no kit is needed to convert them.
+        if format == ExportFormat::Html {
+            return export_html(&records, &reference, out.as_deref());
+        }
+        if !reference.is_empty() {
+            return Err(Usage("--reference is for export html".into()).into());
+        }
         return export(format, &records, out.as_deref(), crate::export::GradescopeOptions { visibility, leaderboard });
     }
     let kit = Kit::discover(cli.kit.clone())?;
@@ -330,16 +346,11 @@ fn export(
         ExportFormat::ClassroomOutput => export::classroom_output(&one()?),
         ExportFormat::Junit => export::junit(&one()?)?,
         ExportFormat::Markdown => export::markdown(&one()?),
+        ExportFormat::Html => unreachable!("export_html writes a folder"),
         ExportFormat::Csv => {
             let mut students = Vec::new();
             for path in records {
-                // `grader class` keeps `students/<name>/record.json`: the folder names the student.
-                let named =
-                    if path.file_stem().is_some_and(|s| s == "record") { path.parent() } else { Some(path.as_path()) };
-                let name = named
-                    .and_then(|p| p.file_stem())
-                    .map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
-                students.push((name, read_record(path)?));
+                students.push((record_name(path), read_record(path)?));
             }
             export::gradebook(&students)?
         }
@@ -351,6 +362,35 @@ fn export(
             Ok(())
         }
     }
+}
+
+/// Who a record is about, from its path: `ana.json` is ana's, and so is
+/// `students/ana/record.json` (`grader class` names the folder).
+fn record_name(path: &std::path::Path) -> String {
+    let named = if path.file_stem().is_some_and(|s| s == "record") { path.parent() } else { Some(path) };
+    named.and_then(|p| p.file_stem()).map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// `export html`: the feedback page of one record, and its flamegraphs, in
+/// `out` (default: the record's folder).
+fn export_html(records: &[PathBuf], reference: &[PathBuf], out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let [path] = records else {
+        return Err(Usage(format!("export html takes one record, not {}", records.len())).into());
+    };
+    let record = read_record(path)?;
+    let reference = reference.iter().map(|p| read_record(p)).collect::<anyhow::Result<Vec<Record>>>()?;
+    let dir = match out {
+        Some(dir) => dir.to_path_buf(),
+        None => path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).to_path_buf(),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let heading = format!("Feedback: {}", record_name(path));
+    for (name, text) in crate::pages::feedback::files(&record, &reference, &heading)? {
+        let file = dir.join(name);
+        std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+    }
+    eprintln!("feedback page written to {}", dir.join(crate::pages::feedback::PAGE).display());
+    Ok(())
 }
 
 /// How much load, and how to report it.
