@@ -176,7 +176,8 @@ pub fn html(class: &Class) -> anyhow::Result<String> {
     }
 
     // Students.
-    let _ = writeln!(body, "<h2 id=\"students\">Students</h2>\n<table class=\"students\">\n<thead><tr><th>student</th>");
+    let _ =
+        writeln!(body, "<h2 id=\"students\">Students</h2>\n<table class=\"students\">\n<thead><tr><th>student</th>");
     for (_, title) in &labs {
         let _ = write!(body, "<th class=\"num\">{}</th>", esc(title));
     }
