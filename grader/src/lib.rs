@@ -12,6 +12,7 @@
 //! - [`sources`]: what a target's sources may not do at compile time (reach outside `src/`).
 //! - [`freshness`]: builds that cannot be another tree's when target directories are shared.
 //! - [`contain`]: every driver process in bubblewrap, with rlimits and a uid of its own.
+//! - [`quiet`]: gradings may overlap on one machine but for their timed rounds.
 //! - [`process`]: child processes with timeouts and one-line failure reasons.
 //! - [`measure`]: callgrind counts, dhat counts, wall-clock rounds, the load test, the answer gate.
 //! - [`labs`]: what each lab measures.
@@ -35,6 +36,7 @@ pub mod measure;
 pub mod pages;
 pub mod process;
 pub mod provenance;
+pub mod quiet;
 pub mod record;
 pub mod report;
 pub mod rubric;

@@ -590,8 +590,9 @@ pub mod baseline_cache {
             && std::fs::create_dir_all(dir).is_ok()
             && let Ok(text) = serde_json::to_string(&value)
         {
-            // Written whole then renamed, so a reader never sees half a file.
-            let partial = path.with_extension("partial");
+            // Written whole then renamed, so a reader never sees half a file
+            // (under a name of this process's: two gradings may write at once).
+            let partial = path.with_extension(format!("partial.{}", std::process::id()));
             if std::fs::write(&partial, text).is_ok() {
                 let _ = std::fs::rename(&partial, &path);
             }

@@ -17,13 +17,17 @@ use std::time::{Instant, SystemTime};
 use anyhow::{Context, bail, ensure};
 use serde_json::Value;
 
-use crate::selfcheck::{copy_dir, grader, run_seed};
+use crate::selfcheck::copy_dir;
 use crate::shell::root;
 
 /// The lab the batch is of.
 const LAB: &str = "profiling";
-/// The contained processes' uids (`grader::contain`: 600000 and up, when the grader is root).
-const SANDBOX_UIDS: std::ops::Range<u32> = 600_000..10_600_000;
+/// The uids a grader process's contained processes run as, when it is
+/// root (`grader::contain`: a thousand from 600000 + (its pid % 10000) x 1000).
+fn sandbox_uids(grader_pid: u32) -> std::ops::Range<u32> {
+    let first = 600_000 + (grader_pid % 10_000) * 1_000;
+    first..first + 1_000
+}
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,13 +87,11 @@ fn class() -> anyhow::Result<Class> {
     toml::from_str(&text).with_context(|| path.display().to_string())
 }
 
-pub fn run() -> anyhow::Result<()> {
-    crate::services::ensure_sandbox(true)?;
+/// Grades the class with `grader` on `seed` and checks every record (a job
+/// of the self-check, which builds the grader and sets up the sandbox).
+pub fn run(grader: &Path, seed: u64) -> anyhow::Result<()> {
     let class = class()?;
-    let grader = grader()?;
-    let seed = run_seed();
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    let batch = target_dir.join("classcheck");
+    let batch = batch_dir()?;
     if batch.exists() {
         std::fs::remove_dir_all(&batch).with_context(|| format!("clearing {}", batch.display()))?;
     }
@@ -104,11 +106,8 @@ pub fn run() -> anyhow::Result<()> {
             path.display()
         );
     }
-    let before = sandbox_processes()?;
-    ensure!(before.is_empty(), "processes of the sandbox's uids run before the batch: {before:?}");
-
     let started = Instant::now();
-    grade_class(&grader, &submissions, &out, seed)?;
+    let pid = grade_class(grader, &submissions, &out, seed)?;
     let took = started.elapsed();
     let first = records(&out, &class)?;
     for student in &class.student {
@@ -122,7 +121,7 @@ pub fn run() -> anyhow::Result<()> {
             student.name
         );
     }
-    left_as_it_was(&class)?;
+    left_as_it_was(&class, pid)?;
     eprintln!(
         "classcheck: {} submissions of lab 23 graded in {:.1} min ({:.0} s each), every record as expected",
         class.student.len(),
@@ -139,7 +138,7 @@ pub fn run() -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     std::fs::remove_dir_all(out.join("students").join(&class.regrade))
         .with_context(|| format!("removing {}'s record", class.regrade))?;
-    grade_class(&grader, &submissions, &out, seed)?;
+    let pid = grade_class(grader, &submissions, &out, seed)?;
     for (name, modified) in &kept {
         ensure!(
             std::fs::metadata(record_path(&out, name))?.modified()? == *modified,
@@ -153,8 +152,125 @@ pub fn run() -> anyhow::Result<()> {
         "{} scored {was}, then {is} on the regrade: more than a point apart",
         class.regrade
     );
-    left_as_it_was(&class)?;
+    left_as_it_was(&class, pid)?;
     eprintln!("classcheck: {} regraded alone: {was} then {is}", class.regrade);
+    Ok(())
+}
+
+/// A generated class of `size` ordinary submissions of lab 23, graded in
+/// one batch and timed: in turn a starter, a solution, the partial
+/// fixture, and for each `[[fault]]` of the rubric the starter with only
+/// its fix and the solution with only its fix taken out. Each kind's score
+/// must be what the self-check proves of it; the time is printed.
+pub fn timed(size: usize) -> anyhow::Result<()> {
+    crate::services::ensure_sandbox(true)?;
+    let grader = crate::selfcheck::grader()?;
+    let seed = crate::selfcheck::run_seed();
+    let (batch, faults) = (batch_dir()?.with_file_name("classcheck-timed"), fault_checks()?);
+    if batch.exists() {
+        std::fs::remove_dir_all(&batch).with_context(|| format!("clearing {}", batch.display()))?;
+    }
+    let (submissions, out) = (batch.join("submissions"), batch.join("grades"));
+    let mut kinds: Vec<(String, PathBuf, Option<PathBuf>)> = vec![
+        ("starter".into(), From::Exercise.tree(), None),
+        ("solution".into(), From::Solution.tree(), None),
+        ("partial".into(), From::Partial.tree(), None),
+    ];
+    for (fault, _) in &faults {
+        let patch = |suffix: &str| fixtures().join("faults").join(format!("{fault}{suffix}.patch"));
+        kinds.push((format!("fix-{fault}"), From::Exercise.tree(), Some(patch(""))));
+        kinds.push((format!("without-{fault}"), From::Solution.tree(), Some(patch(".revert"))));
+    }
+    let mut students = Vec::new();
+    for (i, (kind, tree, patch)) in kinds.iter().cycle().take(size).enumerate() {
+        let name = format!("s{:02}-{kind}", i + 1);
+        let src = submissions.join(&name).join("src");
+        copy_dir(tree, &src)?;
+        if let Some(patch) = patch {
+            apply(patch, &src, &submissions.join(&name))?;
+        }
+        students.push((name, kind.clone()));
+    }
+    let started = Instant::now();
+    grade_class(&grader, &submissions, &out, seed)?;
+    let took = started.elapsed().as_secs_f64();
+    let mut starter = None;
+    let mut scores = Vec::new();
+    for (name, kind) in &students {
+        let text = std::fs::read_to_string(record_path(&out, name)).with_context(|| format!("{name} has no record"))?;
+        let record: Value = serde_json::from_str(&text)?;
+        let score = score(&record["labs"][0]);
+        if kind == "starter" {
+            starter = Some(score);
+        }
+        scores.push((name, kind, score));
+    }
+    let starter = starter.context("the class has no starter")?;
+    let partial = class()?.student.iter().find(|s| s.name == "partial").and_then(|s| s.score).unwrap_or([0.0, 100.0]);
+    let partial = (partial[0], partial[1]);
+    for (name, kind, score) in &scores {
+        let check_points = |fault: &str| faults.iter().find(|(f, _)| f == fault).map(|(_, points)| *points);
+        let (low, high) = match kind.as_str() {
+            "starter" => (0.0, crate::selfcheck::STARTER_MAX),
+            "solution" => (crate::selfcheck::SOLUTION_MIN, 100.0),
+            "partial" => partial,
+            other => match (other.strip_prefix("fix-"), other.strip_prefix("without-")) {
+                (Some(fault), _) => {
+                    let points = check_points(fault).unwrap_or(0.0);
+                    (starter + points - 1.0, starter + points + 1.0)
+                }
+                (_, Some(fault)) => {
+                    let points = check_points(fault).unwrap_or(0.0);
+                    (100.0 - points - 1.0, 100.0 - points + 1.0)
+                }
+                _ => bail!("{name}: a kind of submission the check does not know"),
+            },
+        };
+        ensure!((low..=high).contains(score), "{name}: scored {score}, expected {low} to {high}");
+    }
+    eprintln!(
+        "classcheck: {size} generated submissions of lab 23 graded in {:.1} min ({:.0} s each, the solution's reference grading included); every score as its kind expects",
+        took / 60.0,
+        took / size as f64
+    );
+    Ok(())
+}
+
+/// Each `[[fault]]` of the lab's rubric and the points of the check it maps to.
+fn fault_checks() -> anyhow::Result<Vec<(String, f64)>> {
+    let path = root().join("labs").join(LAB).join("rubric.toml");
+    let rubric: toml::Table = toml::from_str(&std::fs::read_to_string(&path)?).context("reading the rubric")?;
+    let list = |key: &str| rubric.get(key).and_then(toml::Value::as_array).cloned().unwrap_or_default();
+    let checks = list("check");
+    list("fault")
+        .iter()
+        .map(|fault| {
+            let (id, check) = (fault["id"].as_str().unwrap_or_default(), fault["check"].as_str().unwrap_or_default());
+            let points = checks
+                .iter()
+                .find(|c| c["id"].as_str() == Some(check))
+                .and_then(|c| c["points"].as_float().or_else(|| c["points"].as_integer().map(|p| p as f64)))
+                .with_context(|| format!("fault {id}: no check {check} with points"))?;
+            Ok((id.to_string(), points))
+        })
+        .collect()
+}
+
+fn batch_dir() -> anyhow::Result<PathBuf> {
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    Ok(target_dir.join("classcheck"))
+}
+
+/// Applies `patch` to `src` (outside any repository's view, a plain `patch -p1`).
+fn apply(patch: &Path, src: &Path, folder: &Path) -> anyhow::Result<()> {
+    let status = Command::new("git")
+        .args(["apply", "-p1"])
+        .arg(patch)
+        .current_dir(src)
+        .env("GIT_CEILING_DIRECTORIES", folder)
+        .status()
+        .context("running git apply")?;
+    ensure!(status.success(), "{} no longer applies", patch.display());
     Ok(())
 }
 
@@ -165,29 +281,23 @@ fn submission(student: &Student, folder: &Path) -> anyhow::Result<()> {
     if let Some(patch) = &student.patch {
         let patch = fixtures().join("class").join(format!("{patch}.patch"));
         ensure!(patch.is_file(), "{}: no {}", student.name, patch.display());
-        // Outside any repository's view, `git apply` is a plain `patch -p1`.
-        let status = Command::new("git")
-            .args(["apply", "-p1"])
-            .arg(&patch)
-            .current_dir(&src)
-            .env("GIT_CEILING_DIRECTORIES", folder)
-            .status()
-            .context("running git apply")?;
-        ensure!(status.success(), "{} no longer applies to {}", patch.display(), student.from.tree().display());
+        apply(&patch, &src, folder)?;
     }
     Ok(())
 }
 
-fn grade_class(grader: &Path, submissions: &Path, out: &Path, seed: u64) -> anyhow::Result<()> {
+/// Runs `grader class`; returns the grader's pid.
+fn grade_class(grader: &Path, submissions: &Path, out: &Path, seed: u64) -> anyhow::Result<u32> {
     let mut command = Command::new(grader);
     command.arg("class").arg(submissions).args(["--lab", LAB, "--seed", &seed.to_string(), "--out"]).arg(out);
     for (key, value) in crate::services::exports() {
         command.env(key, value);
     }
     eprintln!("classcheck: grader class {} --lab {LAB} --seed {seed}", submissions.display());
-    let status = command.status().context("running grader class")?;
+    let mut child = command.spawn().context("running grader class")?;
+    let status = child.wait().context("waiting for grader class")?;
     ensure!(status.success(), "grader class exited with {status}");
-    Ok(())
+    Ok(child.id())
 }
 
 fn record_path(out: &Path, name: &str) -> PathBuf {
@@ -235,17 +345,18 @@ fn expect(student: &Student, lab: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// No process of the sandbox's uids runs and no file the batch's hostile
-/// submissions tried to leave exists.
-fn left_as_it_was(class: &Class) -> anyhow::Result<()> {
+/// No process of the uids the batch's grader (process `pid`) gave its
+/// sandboxes runs, and no file the hostile submissions tried to leave exists.
+fn left_as_it_was(class: &Class, pid: u32) -> anyhow::Result<()> {
     // The sandbox kills what a grading started when the grading ends; allow it a moment.
-    let mut left = sandbox_processes()?;
+    let uids = sandbox_uids(pid);
+    let mut left = sandbox_processes(&uids)?;
     for _ in 0..20 {
         if left.is_empty() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(250));
-        left = sandbox_processes()?;
+        left = sandbox_processes(&uids)?;
     }
     if !left.is_empty() {
         bail!("processes of the sandbox's uids outlived the batch: {left:?}");
@@ -256,8 +367,8 @@ fn left_as_it_was(class: &Class) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `pid uid command` of every process whose real uid is one of the sandbox's.
-fn sandbox_processes() -> anyhow::Result<Vec<String>> {
+/// `pid uid command` of every process whose real uid is one of `uids`.
+fn sandbox_processes(uids: &std::ops::Range<u32>) -> anyhow::Result<Vec<String>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").context("reading /proc")? {
         let entry = entry?;
@@ -268,7 +379,7 @@ fn sandbox_processes() -> anyhow::Result<Vec<String>> {
         // A process may end while it is read: skip it then.
         let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else { continue };
         let uid = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|l| l.split_whitespace().next());
-        if let Some(uid) = uid.and_then(|u| u.parse::<u32>().ok()).filter(|uid| SANDBOX_UIDS.contains(uid)) {
+        if let Some(uid) = uid.and_then(|u| u.parse::<u32>().ok()).filter(|uid| uids.contains(uid)) {
             let command = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
             found.push(format!("{name} uid {uid} {}", command.trim()));
         }

@@ -54,11 +54,20 @@ enum Task {
     Selfcheck {
         /// Only these labs (e.g. `profiling`); all when none.
         labs: Vec<String>,
+        /// The class batch too (`cargo xtask classcheck`), beside the labs.
+        #[arg(long)]
+        class: bool,
     },
     /// The acceptance batch of `grader class`: a class of lab 23 submissions,
     /// hostile ones included, graded in one batch and checked against the
     /// scores and reasons `labs/profiling/fixtures/class.toml` expects.
-    Classcheck,
+    Classcheck {
+        /// Instead, time a batch of this many ordinary lab 23 submissions
+        /// (starters, solutions, the partial fixture, each fault's fix and
+        /// each fix taken out of the solution, in turn) and check their scores.
+        #[arg(long)]
+        size: Option<usize>,
+    },
     /// Run the shell commands the README and the guides show (or list how each block runs).
     Docs {
         /// Only files whose path contains one of these (e.g. `profiling`).
@@ -126,8 +135,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Test { no_selfcheck, no_docs } => test(!no_selfcheck, !no_docs),
-        Task::Selfcheck { labs } => services::ensure_all().and_then(|()| selfcheck::run(&labs)),
-        Task::Classcheck => services::ensure_all().and_then(|()| classcheck::run()),
+        Task::Selfcheck { labs, class } => {
+            services::ensure_all().and_then(|()| selfcheck::jobs(&labs, class).and_then(selfcheck::run))
+        }
+        Task::Classcheck { size: None } => {
+            services::ensure_all().and_then(|()| selfcheck::run(vec![selfcheck::Job::Class]))
+        }
+        Task::Classcheck { size: Some(size) } => services::ensure_all().and_then(|()| classcheck::timed(size)),
         Task::Docs { files, list } => docs(&files, list),
         Task::Grade { args } => grade(&args),
         Task::Services { action } => services::run(action),
@@ -163,8 +177,10 @@ fn test(with_selfcheck: bool, with_docs: bool) -> anyhow::Result<()> {
     shell::step_result("book", book::build())?;
     shell::step_result("the grading platforms' files", platforms::lint())?;
     if with_selfcheck {
-        shell::step_result("grader self-check", selfcheck::run(&[]))?;
-        shell::step_result("a class graded in one batch", classcheck::run())?;
+        shell::step_result(
+            "grader self-check and a class graded in one batch",
+            selfcheck::jobs(&[], true).and_then(selfcheck::run),
+        )?;
     }
     if with_docs {
         shell::step_result("the docs' shell commands", doccmds::run(&[]))?;

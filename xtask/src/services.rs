@@ -104,7 +104,11 @@ const PROGRAMS: &[(&str, &str, &str)] = &[
     ("redis-server", "redis-server", "lab 25 will not be graded"),
     ("promtool", "prometheus", "lab 26 will not be graded and its promtool tests are skipped"),
     ("amtool", "prometheus-alertmanager", "lab 26 will not be graded and its Alertmanager tests are skipped"),
-    ("chromedriver", "chromium-driver", "lab 26's dashboard test in a browser is skipped"),
+    (
+        "chromedriver",
+        "chromium-driver",
+        "the browser tests (lab 26's dashboard, the grader's feedback and class pages) are skipped",
+    ),
 ];
 
 fn ensure_programs() -> anyhow::Result<()> {

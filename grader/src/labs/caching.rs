@@ -1026,7 +1026,8 @@ async fn hot_reads(
     median_ms(&base, &hot, hot.len()).await.map_err(kit)?;
     median_ms(&target, &hot, n).await.map_err(tgt)?;
     let mut health = Vec::new();
-    let pairs = super::pipeline::paired_rounds(
+    let pairs = super::pipeline::timed_rounds(
+        ctx.progress,
         rounds,
         |round| ctx.progress.phase(format!("hot reads, round {round}/{rounds}")),
         || async { median_ms(&base, &hot, n).await.map_err(kit) },

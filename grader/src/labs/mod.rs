@@ -42,6 +42,11 @@ impl Context<'_> {
 /// Grades `target` on `lab`.
 pub async fn grade(ctx: &Context<'_>, rubric: &Rubric, target: &Target) -> LabRecord {
     let started = Instant::now();
+    // Shared with other gradings of this target directory but for timed rounds (`quiet`).
+    let _grading = match crate::quiet::Grading::start(&ctx.kit.target_dir, ctx.progress).await {
+        Ok(grading) => grading,
+        Err(err) => return unscored(rubric, target, Status::Failed, format!("the kit's measure lock: {err:#}")),
+    };
     let mut record = match rubric.lab.as_str() {
         "profiling" => pipeline::grade::<profiling::Profiling>(ctx, rubric, target).await,
         "database" => pipeline::grade::<database::Database>(ctx, rubric, target).await,

@@ -27,7 +27,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
 use super::Context;
-use super::pipeline::{Method, Sides, Stop, Tools, kit, paired_rounds, tgt};
+use super::pipeline::{Method, Sides, Stop, Tools, kit, tgt, timed_rounds};
 use crate::build::Binaries;
 use crate::contain::{Gate, Net};
 use crate::measure::load::closed_loop;
@@ -704,7 +704,8 @@ async fn throughput_rounds(
             Ok(result.throughput())
         }
     };
-    let pairs = paired_rounds(
+    let pairs = timed_rounds(
+        ctx.progress,
         w.overhead_rounds,
         |round| ctx.progress.phase(format!("overhead round {round}/{}", w.overhead_rounds)),
         || run(baseline, true),

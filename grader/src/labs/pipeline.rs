@@ -174,6 +174,25 @@ pub async fn grade<M: Method>(ctx: &Context<'_>, rubric: &Rubric, target: &Targe
     }
 }
 
+/// [`paired_rounds`] timed on the wall clock: run only while no other
+/// grading on this machine runs anything (see [`crate::quiet`]).
+pub async fn timed_rounds<T, B, BF, C, CF>(
+    progress: &crate::report::Progress,
+    rounds: usize,
+    announce: impl FnMut(usize),
+    baseline: B,
+    target: C,
+) -> Result<Vec<(T, T)>, Stop>
+where
+    B: FnMut() -> BF,
+    BF: Future<Output = Result<T, Stop>>,
+    C: FnMut() -> CF,
+    CF: Future<Output = Result<T, Stop>>,
+{
+    let _quiet = crate::quiet::timed(progress).await.map_err(|err| kit(format!("{err:#}")))?;
+    paired_rounds(rounds, announce, baseline, target).await
+}
+
 /// Runs `rounds` pairs of measurements, alternating which side goes first
 /// (A B, B A, ...) so drift in the machine's load hits both alike; returns
 /// (baseline, target) per round. `announce` is told each round's number.

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Context;
-use super::pipeline::{Method, Sides, Stop, Tools, kit, paired_rounds, tgt};
+use super::pipeline::{Method, Sides, Stop, Tools, kit, paired_rounds, tgt, timed_rounds};
 use crate::build;
 use crate::contain::{Jail, Net};
 use crate::measure::load::WireReq;
@@ -330,6 +330,11 @@ async fn instructions(
         .phase(format!("counting one-day and year-long reports ({} and {} logs): {how}", w.size, w.growth_size));
     // The baseline goes first in the first round: its time scales the target's limit.
     let baseline_took = std::sync::Mutex::new(None);
+    // Instruction counts ignore what else runs; the wall-clock fallback does not.
+    let _quiet = match ctx.valgrind {
+        Some(_) => None,
+        None => Some(crate::quiet::timed(ctx.progress).await.map_err(|err| kit(format!("{err:#}")))?),
+    };
     let pairs = paired_rounds(
         rounds,
         |round| ctx.progress.phase(format!("report costs, round {round}/{rounds}")),
@@ -560,7 +565,8 @@ async fn blocking(
     // Warm both: connections, lazy statics, the first signatures.
     base_side().await?;
     target_side().await?;
-    let pairs = paired_rounds(
+    let pairs = timed_rounds(
+        ctx.progress,
         rounds,
         |round| {
             ctx.progress.phase(format!("blocking round {round}/{rounds}: {probes} lookups beside {signers} signers"))
