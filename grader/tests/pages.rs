@@ -308,8 +308,12 @@ fn lab23(skill: f64, flamegraph: bool) -> LabRecord {
             points,
             max_points: spec.points,
             evidence: format!(
-                "{}: baseline {:.0} → target {:.0} {}; {ratio:.2}x; full points at {}x",
-                spec.method, spec.baseline, target, spec.unit, spec.full_at
+                "{}: baseline {} → target {} {}; {ratio:.2}x; full points at {}x",
+                spec.method,
+                shown(spec.baseline),
+                shown(target),
+                spec.unit,
+                spec.full_at
             ),
             bonus: false,
             category: None,
@@ -571,4 +575,9 @@ async fn webdriver(http: &reqwest::Client, method: Method, url: String, body: Op
         answer.json().await.unwrap_or_else(|err| panic!("WebDriver {method} {url} answered {status}, not JSON: {err}"));
     assert!(status.is_success(), "WebDriver {method} {url} answered {status}: {}", body["value"]);
     body["value"].take()
+}
+
+/// A synthetic value as the evidence shows it: small ones with decimals, as the charts do.
+fn shown(value: f64) -> String {
+    if value < 100.0 { format!("{value:.2}") } else { format!("{value:.0}") }
 }
